@@ -1,0 +1,141 @@
+package io.jdm.core;
+
+import java.util.Arrays;
+
+/**
+ * A cursor over a target's arguments with the kernel's parsing helpers ({@code struct dm_arg_set},
+ * {@code dm_shift_arg}, {@code dm_read_arg}, {@code dm_read_arg_group}, {@code dm_consume_args}),
+ * so every target parses numbers and optional feature groups such as {@code 2 allow_discards
+ * sector_size:4096} the same way.
+ *
+ * <p>Numbers are strictly decimal: only ASCII digits, no sign, no {@code 0x}, no trailing text, no
+ * overflow. The kernel's {@code sscanf("%llu")} also accepts a sign and leading blanks (and turns
+ * {@code -1} into 2<sup>64</sup>-1); jdm rejects those, since a negative sector in a table is
+ * always a mistake. Errors are {@link TargetException}s carrying the caller's message, as the
+ * kernel's {@code ti->error}.
+ *
+ * <p>Not thread-safe; one per constructor call.
+ */
+public final class ArgSet {
+  private final String[] argv;
+  private int pos;
+
+  public ArgSet(String... argv) {
+    this.argv = argv.clone();
+  }
+
+  /** Arguments not yet consumed. */
+  public int remaining() {
+    return argv.length - pos;
+  }
+
+  public boolean hasNext() {
+    return pos < argv.length;
+  }
+
+  /** The next argument, or {@code null} when none is left ({@code dm_shift_arg}). */
+  public String next() {
+    return pos < argv.length ? argv[pos++] : null;
+  }
+
+  /** The next argument, or a {@link TargetException} with {@code error} when none is left. */
+  public String next(String error) {
+    String s = next();
+    if (s == null) {
+      throw new TargetException(error);
+    }
+    return s;
+  }
+
+  /** The next argument without consuming it, or {@code null}. */
+  public String peek() {
+    return pos < argv.length ? argv[pos] : null;
+  }
+
+  /** Skips {@code n} arguments ({@code dm_consume_args}). */
+  public void consume(int n) {
+    if (n < 0 || n > remaining()) {
+      throw new IllegalArgumentException(
+          "consume " + n + " (expected: 0 <= n <= " + remaining() + ")");
+    }
+    pos += n;
+  }
+
+  /** The arguments not yet consumed. */
+  public String[] rest() {
+    return Arrays.copyOfRange(argv, pos, argv.length);
+  }
+
+  /**
+   * Reads an unsigned decimal in {@code [min, max]} ({@code dm_read_arg}); a missing, malformed or
+   * out-of-range value fails with {@code error}.
+   */
+  public int readArg(int min, int max, String error) {
+    long v = parseDecimal(next());
+    if (v < min || v > max) {
+      throw new TargetException(error);
+    }
+    return (int) v;
+  }
+
+  /**
+   * Reads the count of an optional group ({@code dm_read_arg_group}): as {@link #readArg} and also
+   * no larger than the number of arguments left.
+   */
+  public int readArgGroup(int min, int max, String error) {
+    int n = readArg(min, max, error);
+    if (n > remaining()) {
+      throw new TargetException(error);
+    }
+    return n;
+  }
+
+  /**
+   * Parses a strictly decimal, non-negative {@code long}; returns -1 for {@code null}, an empty
+   * string, any non-digit (sign, {@code 0x}, blank, trailing text) or overflow.
+   */
+  public static long parseDecimal(String s) {
+    if (s == null || s.isEmpty()) {
+      return -1;
+    }
+    long v = 0;
+    for (int i = 0; i < s.length(); i++) {
+      int d = s.charAt(i) - '0';
+      if (d < 0 || d > 9 || v > (Long.MAX_VALUE - d) / 10) {
+        return -1;
+      }
+      v = v * 10 + d;
+    }
+    return v;
+  }
+
+  /**
+   * Parses a sector number or count: strictly decimal, at most {@code Long.MAX_VALUE >> 9} so that
+   * byte offsets cannot overflow ({@code LLONG_MAX >> SECTOR_SHIFT}, the kernel's own bound on
+   * device sizes).
+   */
+  public static long parseSector(String s, String error) {
+    long v = parseDecimal(s);
+    if (v < 0 || v > MAX_SECTOR) {
+      throw new TargetException(error);
+    }
+    return v;
+  }
+
+  /** Largest sector value jdm accepts: {@code LLONG_MAX >> 9}. */
+  public static final long MAX_SECTOR = Long.MAX_VALUE >> Bio.SECTOR_SHIFT;
+
+  /** Parses a decimal in {@code [min, max]}, failing with {@code error}. */
+  public static long parseLong(String s, long min, long max, String error) {
+    long v = parseDecimal(s);
+    if (v < 0 || v < min || v > max) {
+      throw new TargetException(error);
+    }
+    return v;
+  }
+
+  /** Parses a decimal unsigned 32-bit value as the kernel's {@code kstrtouint(s, 10, ...)}. */
+  public static long parseUint(String s, String error) {
+    return parseLong(s, 0, 0xFFFF_FFFFL, error);
+  }
+}

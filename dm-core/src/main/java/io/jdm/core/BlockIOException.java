@@ -1,0 +1,43 @@
+package io.jdm.core;
+
+import java.io.IOException;
+import java.util.Objects;
+
+/**
+ * An I/O that completed with an error status, thrown by the synchronous helpers of {@link
+ * BlockDevice}. Carries the status, the first sector of the failed request and the device name.
+ */
+public class BlockIOException extends IOException {
+  private static final long serialVersionUID = 1L;
+
+  private final BlockStatus status;
+  private final long sector;
+  private final String device;
+
+  public BlockIOException(BlockStatus status, String device, long sector, String what) {
+    super(
+        Objects.requireNonNull(status, "status").description()
+            + " error, dev "
+            + device
+            + ", sector "
+            + sector
+            + (what == null ? "" : " (" + what + ")"));
+    this.status = status;
+    this.device = device;
+    this.sector = sector;
+  }
+
+  public BlockStatus status() {
+    return status;
+  }
+
+  /** First sector of the request that failed. */
+  public long sector() {
+    return sector;
+  }
+
+  /** Name of the device the request was submitted to. */
+  public String device() {
+    return device;
+  }
+}

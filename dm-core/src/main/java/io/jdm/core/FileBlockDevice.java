@@ -1,0 +1,393 @@
+package io.jdm.core;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A regular file or a Linux block device (such as {@code /dev/sdb} or {@code /dev/loop0}) as a
+ * {@link BlockDevice}, through {@link FileChannel} positional I/O: what the kernel's loop driver
+ * does for a file.
+ *
+ * <p>Behaviour:
+ *
+ * <ul>
+ *   <li>I/O runs on the submitting thread; the bio has completed when {@link #submit} returns.
+ *   <li>The size is the file's size rounded down to the logical block size, or for a block device
+ *       the size the kernel reports in {@code /sys/dev/block/M:m/size}.
+ *   <li>The page cache is a volatile write cache: {@link Bio.Op#FLUSH}, {@link Bio#PREFLUSH} and
+ *       {@link Bio#FUA} call {@link FileChannel#force(boolean) force(false)} ({@code fdatasync}).
+ *   <li>{@link Builder#direct(boolean) O_DIRECT} bypasses the page cache; the logical block size
+ *       becomes the file system's block size and unaligned direct buffers go through a bounce
+ *       buffer.
+ *   <li>Write-zeroes writes zeros. Discard is not supported by default: punching holes needs {@code
+ *       fallocate(2)}, which Java 17 cannot call without native code; {@link
+ *       Builder#discardWritesZeroes(boolean)} makes discard write zeros instead.
+ *   <li>An interrupt of a submitting thread does not break the device: Java closes a {@link
+ *       FileChannel} when a thread blocked in it is interrupted, so the device reopens the file and
+ *       retries, and keeps the thread's interrupt status.
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+public final class FileBlockDevice extends AbstractBlockDevice {
+  private static final System.Logger LOG = System.getLogger(FileBlockDevice.class.getName());
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFBLK = 0060000;
+
+  /** 1 MiB of zeros, aligned for O_DIRECT (64 KiB, the largest logical block size). */
+  private static final ByteBuffer ZEROS =
+      ByteBuffer.allocateDirect((1 << 20) + 65536).alignedSlice(65536).asReadOnlyBuffer();
+
+  private final Path path;
+  private final OpenOption[] options;
+  private final boolean direct;
+  private final int alignment;
+  private final boolean discardWritesZeroes;
+  private final DeviceNumber blockDeviceNumber;
+  private final Object reopenLock = new Object();
+  private volatile FileChannel channel;
+
+  private FileBlockDevice(
+      Builder b, FileChannel channel, OpenOption[] options, Geometry g, IoLimits limits) {
+    super(b.name != null ? b.name : b.path.toString(), g.sectors, limits, b.readOnly);
+    this.path = b.path;
+    this.options = options;
+    this.channel = channel;
+    this.direct = b.direct;
+    this.alignment = limits.logicalBlockSize();
+    this.discardWritesZeroes = b.discardWritesZeroes;
+    this.blockDeviceNumber = g.number;
+  }
+
+  /** Opens {@code path} for reading and writing. */
+  public static FileBlockDevice open(Path path) throws IOException {
+    return builder(path).open();
+  }
+
+  public static Builder builder(Path path) {
+    return new Builder(path);
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  public boolean isDirect() {
+    return direct;
+  }
+
+  /** The real {@code major:minor} when this is a block device; empty for a regular file. */
+  public Optional<DeviceNumber> blockDeviceNumber() {
+    return Optional.ofNullable(blockDeviceNumber);
+  }
+
+  @Override
+  protected void doSubmit(Bio bio) {
+    boolean interrupted = Thread.interrupted();
+    try {
+      BlockStatus s = serve(bio);
+      bio.complete(s);
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private BlockStatus serve(Bio bio) {
+    for (int attempt = 0; ; attempt++) {
+      FileChannel ch = channel;
+      try {
+        switch (bio.op()) {
+          case READ:
+            read(ch, bio);
+            break;
+          case WRITE:
+            if (bio.hasFlag(Bio.PREFLUSH)) {
+              ch.force(false);
+            }
+            write(ch, bio.data(), bio.dataOffset(), bio.bytes(), bio.sector());
+            if (bio.hasFlag(Bio.FUA)) {
+              ch.force(false);
+            }
+            break;
+          case FLUSH:
+            if (!isReadOnly()) {
+              ch.force(false);
+            }
+            break;
+          case DISCARD:
+            if (!discardWritesZeroes) {
+              return BlockStatus.NOTSUPP;
+            }
+            writeZeros(ch, bio.sector(), bio.sectors());
+            break;
+          case WRITE_ZEROES:
+            writeZeros(ch, bio.sector(), bio.sectors());
+            break;
+          default:
+            throw new AssertionError(bio.op());
+        }
+        return BlockStatus.OK;
+      } catch (ClosedChannelException e) {
+        // Closed under us: by an interrupt of this or another thread, or by close().
+        if (isClosed() || attempt >= 3) {
+          return BlockStatus.IOERR;
+        }
+        if (e instanceof ClosedByInterruptException) {
+          Thread.interrupted(); // keep it from closing the reopened channel; restored by caller
+        }
+        if (!reopen(ch)) {
+          return BlockStatus.IOERR;
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.log(Level.DEBUG, () -> name() + ": " + bio + " failed", e);
+        return BlockStatus.IOERR;
+      }
+    }
+  }
+
+  private boolean reopen(FileChannel broken) {
+    synchronized (reopenLock) {
+      if (channel != broken) {
+        return true; // someone else reopened it
+      }
+      try {
+        channel = FileChannel.open(path, options);
+        LOG.log(Level.DEBUG, () -> name() + ": reopened after an interrupt closed the channel");
+        return true;
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, () -> name() + ": cannot reopen " + path, e);
+        return false;
+      }
+    }
+  }
+
+  private void read(FileChannel ch, Bio bio) throws IOException {
+    ByteBuffer data = bio.data();
+    int index = bio.dataOffset();
+    int len = bio.bytes();
+    long pos = bio.sector() << Bio.SECTOR_SHIFT;
+    boolean bounce = needsBounce(data, index);
+    ByteBuffer target = bounce ? alignedBuffer(len) : data.slice(index, len);
+    while (target.hasRemaining()) {
+      int n = ch.read(target, pos + target.position());
+      if (n < 0) {
+        throw new IOException(path + " is shorter than the device (" + size() + " bytes)");
+      }
+    }
+    if (bounce) {
+      data.put(index, target, 0, len);
+    }
+  }
+
+  private void write(FileChannel ch, ByteBuffer data, int index, int len, long sector)
+      throws IOException {
+    ByteBuffer source;
+    if (needsBounce(data, index)) {
+      source = alignedBuffer(len);
+      source.put(0, data, index, len);
+    } else {
+      source = data.slice(index, len);
+    }
+    long pos = sector << Bio.SECTOR_SHIFT;
+    while (source.hasRemaining()) {
+      ch.write(source, pos + source.position());
+    }
+  }
+
+  private void writeZeros(FileChannel ch, long sector, int sectors) throws IOException {
+    long pos = sector << Bio.SECTOR_SHIFT;
+    long left = (long) sectors << Bio.SECTOR_SHIFT;
+    while (left > 0) {
+      int n = (int) Math.min(left, 1 << 20);
+      ByteBuffer z = ZEROS.slice(0, n);
+      while (z.hasRemaining()) {
+        ch.write(z, pos + z.position());
+      }
+      pos += n;
+      left -= n;
+    }
+  }
+
+  /**
+   * O_DIRECT needs memory aligned to the logical block size. The JDK bounces heap buffers itself;
+   * direct buffers that are not aligned are bounced here.
+   */
+  private boolean needsBounce(ByteBuffer data, int index) {
+    return direct && data.isDirect() && data.alignmentOffset(index, alignment) != 0;
+  }
+
+  private ByteBuffer alignedBuffer(int len) {
+    return ByteBuffer.allocateDirect(len + alignment).alignedSlice(alignment).limit(len);
+  }
+
+  @Override
+  protected void doClose() throws IOException {
+    synchronized (reopenLock) {
+      channel.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static final class Geometry {
+    long sectors;
+    int logicalBlockSize = Bio.SECTOR_SIZE;
+    int physicalBlockSize = Bio.SECTOR_SIZE;
+    DeviceNumber number;
+  }
+
+  private static Geometry probe(Path path, FileChannel ch, int requestedLbs) throws IOException {
+    Geometry g = new Geometry();
+    Integer mode = null;
+    Long rdev = null;
+    try {
+      Map<String, Object> attrs = Files.readAttributes(path, "unix:mode,rdev");
+      mode = (Integer) attrs.get("mode");
+      rdev = (Long) attrs.get("rdev");
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      // not a Unix file system view: treat as a regular file
+    }
+    if (mode != null && (mode & S_IFMT) == S_IFBLK) {
+      g.number = DeviceNumber.fromDevT(rdev);
+      Path sys = Path.of("/sys/dev/block/" + g.number);
+      g.sectors = Long.parseLong(readSys(sys.resolve("size")));
+      g.logicalBlockSize = Integer.parseInt(readSys(sys.resolve("queue/logical_block_size")));
+      g.physicalBlockSize = Integer.parseInt(readSys(sys.resolve("queue/physical_block_size")));
+    } else {
+      g.logicalBlockSize = requestedLbs;
+      g.physicalBlockSize = requestedLbs;
+      g.sectors = ch.size() >>> Bio.SECTOR_SHIFT;
+    }
+    int lbsSectors = g.logicalBlockSize >>> Bio.SECTOR_SHIFT;
+    g.sectors -= g.sectors % lbsSectors;
+    return g;
+  }
+
+  private static String readSys(Path p) throws IOException {
+    return new String(Files.readAllBytes(p), StandardCharsets.US_ASCII).trim();
+  }
+
+  /** Options for opening a {@link FileBlockDevice}. */
+  public static final class Builder {
+    private final Path path;
+    private String name;
+    private boolean readOnly;
+    private boolean direct;
+    private boolean discardWritesZeroes;
+    private int logicalBlockSize = Bio.SECTOR_SIZE;
+    private long createSize = -1;
+
+    private Builder(Path path) {
+      this.path = Objects.requireNonNull(path, "path");
+    }
+
+    /** The device name in messages; default the path. */
+    public Builder name(String name) {
+      this.name = name;
+      return this;
+    }
+
+    public Builder readOnly(boolean readOnly) {
+      this.readOnly = readOnly;
+      return this;
+    }
+
+    /** Open with {@code O_DIRECT}. */
+    public Builder direct(boolean direct) {
+      this.direct = direct;
+      return this;
+    }
+
+    /** Serve discards by writing zeros (default: discard is not supported). */
+    public Builder discardWritesZeroes(boolean discardWritesZeroes) {
+      this.discardWritesZeroes = discardWritesZeroes;
+      return this;
+    }
+
+    /** For a regular file: the logical block size to advertise (default 512). */
+    public Builder logicalBlockSize(int bytes) {
+      IoLimits.builder().logicalBlockSize(bytes); // validates
+      this.logicalBlockSize = bytes;
+      return this;
+    }
+
+    /**
+     * Create the file if it does not exist, and make it {@code bytes} long if it is shorter (sparse
+     * where the file system allows).
+     */
+    public Builder create(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("size " + bytes + " < 0");
+      }
+      this.createSize = bytes;
+      return this;
+    }
+
+    public FileBlockDevice open() throws IOException {
+      List<OpenOption> opts = new ArrayList<>();
+      opts.add(StandardOpenOption.READ);
+      if (!readOnly) {
+        opts.add(StandardOpenOption.WRITE);
+      }
+      if (createSize >= 0) {
+        if (readOnly) {
+          throw new IllegalArgumentException("cannot create a read-only file");
+        }
+        opts.add(StandardOpenOption.CREATE);
+        opts.add(StandardOpenOption.SPARSE);
+      }
+      int lbs = logicalBlockSize;
+      if (direct) {
+        opts.add(ExtendedOpenOption.DIRECT);
+        Path dir = path.toAbsolutePath().getParent();
+        int fsBlock =
+            (int) Files.getFileStore(Files.exists(path) || dir == null ? path : dir).getBlockSize();
+        lbs = Math.max(lbs, fsBlock);
+      }
+      OpenOption[] options = opts.toArray(new OpenOption[0]);
+      FileChannel ch;
+      try {
+        ch = FileChannel.open(path, options);
+      } catch (NoSuchFileException e) {
+        throw new NoSuchFileException(path.toString(), null, "no such file or device");
+      }
+      try {
+        if (createSize >= 0 && ch.size() < createSize) {
+          ch.write(ByteBuffer.allocate(1), createSize - 1);
+        }
+        Geometry g = probe(path, ch, lbs);
+        IoLimits limits =
+            IoLimits.builder()
+                .logicalBlockSize(g.logicalBlockSize)
+                .physicalBlockSize(Math.max(g.physicalBlockSize, g.logicalBlockSize))
+                .maxDiscardSectors(discardWritesZeroes ? IoLimits.UNLIMITED : 0)
+                .maxWriteZeroesSectors(IoLimits.UNLIMITED)
+                .writeCache(!readOnly)
+                .fua(!readOnly)
+                .build();
+        return new FileBlockDevice(this, ch, options, g, limits);
+      } catch (IOException | RuntimeException e) {
+        ch.close();
+        throw e;
+      }
+    }
+  }
+}

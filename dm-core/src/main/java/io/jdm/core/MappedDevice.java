@@ -1,0 +1,1005 @@
+package io.jdm.core;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A device built from a mapping table, named in a {@link DeviceMapper}: the kernel's {@code struct
+ * mapped_device} ({@code drivers/md/dm.c}, {@code dm-ioctl.c}).
+ *
+ * <p>It has a <em>live</em> table that serves I/O and an <em>inactive</em> slot that {@link #load}
+ * fills. {@link #resume()} swaps the inactive table in atomically: the device is suspended first if
+ * it is not (new I/O is held, I/O in flight drains), the new table goes live, the held I/O is
+ * reissued in arrival order, and the old table's targets are closed. While suspended, new I/O is
+ * queued ({@link Bio#NOWAIT} bios fail with {@link BlockStatus#AGAIN}, read-ahead with {@link
+ * BlockStatus#IOERR}).
+ *
+ * <p>I/O path ({@link #submit}): one volatile read of the live table, a per-thread-striped
+ * in-flight counter, a binary search for the target, and the target's {@code map}. A bio that fits
+ * in one target is remapped in place and passed down without allocation; one that crosses a target
+ * boundary or a target's {@link Target#maxIoSectors()} is split, the parts mapped separately and
+ * the bio completed when all have, with the first error.
+ *
+ * <p>Text: {@link #table()}, {@link #status()}, {@link #info()} and {@link #message} return what
+ * {@code dmsetup table}, {@code status}, {@code info} and {@code message} print.
+ *
+ * <p>Thread-safe. Control operations (load, suspend, resume, clear, remove) are serialised per
+ * device; I/O runs concurrently with them and with itself.
+ *
+ * <p>{@link #close()} removes the device from its {@link DeviceMapper}, which is refused while the
+ * device is open or used by another table.
+ */
+public final class MappedDevice implements BlockDevice {
+  private static final System.Logger LOG = System.getLogger(MappedDevice.class.getName());
+
+  /** Frame kinds: a whole bio mapped by one target, a part of a split bio, a split bio's parent. */
+  private static final int PIECE = 0;
+
+  private static final int COPY = 1;
+  private static final int ACCOUNT = 2;
+  private static final int KIND_MASK = 3;
+
+  /** Set on a frame whose target refused the bio in map: its endIo is not called. */
+  private static final int REFUSED = 4;
+
+  /** The kernel's default read-ahead for dm devices, in sectors. */
+  private static final int READ_AHEAD = 256;
+
+  private final DeviceMapper dm;
+  private final DeviceNumber number;
+  private volatile String name;
+  private volatile String uuid;
+
+  private volatile Table live;
+  private volatile Table inactive; // written under control
+  private volatile IoLimits limits = IoLimits.DEFAULT;
+
+  private volatile int ioBlocked;
+  private volatile boolean noflushSuspending;
+  private volatile boolean suspended;
+  private volatile boolean removed;
+  private volatile boolean deferredRemove;
+
+  private final IoCounters counters = new IoCounters();
+  private final ArrayDeque<Bio> deferred = new ArrayDeque<>(); // guarded by itself
+  private volatile Thread suspendWaiter;
+
+  private final AtomicInteger eventNr = new AtomicInteger();
+  private final Object eventLock = new Object();
+  private final AtomicInteger openCount = new AtomicInteger();
+  private final ReentrantLock control = new ReentrantLock();
+
+  private final boolean timing;
+  private final Ticker ticker;
+  private final Owner owner = new Owner();
+  private final BioCallback preflushDone = this::preflushDone;
+
+  MappedDevice(DeviceMapper dm, String name, String uuid, DeviceNumber number) {
+    this.dm = dm;
+    this.name = name;
+    this.uuid = uuid;
+    this.number = number;
+    this.timing = dm.ioTiming();
+    this.ticker = dm.ticker();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // BlockDevice
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  /** The device's uuid, if one was set. */
+  public Optional<String> uuid() {
+    return Optional.ofNullable(uuid);
+  }
+
+  /** {@code 253:N}. */
+  public DeviceNumber number() {
+    return number;
+  }
+
+  /** Size of the live table; 0 without one. */
+  @Override
+  public long sectors() {
+    Table t = live;
+    return t == null ? 0 : t.size;
+  }
+
+  @Override
+  public IoLimits limits() {
+    return limits;
+  }
+
+  /** Whether the live table was loaded read-only. */
+  @Override
+  public boolean isReadOnly() {
+    Table t = live;
+    return t != null && t.readOnly;
+  }
+
+  @Override
+  public void submit(Bio bio) {
+    if (removed) {
+      throw new IllegalStateException(name + " has been removed");
+    }
+    int g = IoCounters.group(bio.op());
+    int cell = counters.cell();
+    counters.start(cell, g);
+    if (ioBlocked != 0) {
+      counters.unstart(cell, g);
+      blocked(bio);
+      return;
+    }
+    dispatch(bio, g, cell);
+  }
+
+  /** Routes a counted bio. */
+  private void dispatch(Bio bio, int g, int cell) {
+    Table t = live;
+    Bio.Op op = bio.op();
+    long sector = bio.sector();
+    int n = bio.sectors();
+    if (t == null || (op != Bio.Op.FLUSH && (sector < 0 || n > t.size - sector))) {
+      reject(bio, cell, g, BlockStatus.IOERR); // no table, or beyond the end of the device
+      return;
+    }
+    if (op.hasData() && (bio.flags() & Bio.PREFLUSH) == 0) {
+      if (op == Bio.Op.WRITE && t.readOnly) {
+        reject(bio, cell, g, BlockStatus.IOERR);
+        return;
+      }
+      int idx = t.find(sector);
+      if (n <= t.pieceLimit(idx, sector)) {
+        mapPiece(t, idx, bio, PIECE);
+      } else {
+        splitAndMap(t, bio);
+      }
+      return;
+    }
+    slowPath(t, bio, g, cell);
+  }
+
+  private void mapPiece(Table t, int idx, Bio bio, int kind) {
+    Target target = t.targets[idx];
+    Bio.Frame f = bio.pushFrame(owner);
+    f.target = target;
+    f.kind = kind;
+    f.startNanos = timing ? ticker.nanoTime() : 0;
+    MapResult r;
+    try {
+      r = target.map(bio);
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, name + ": target map failed on " + bio, e);
+      bio.setStatus(BlockStatus.IOERR);
+      r = MapResult.KILL;
+    }
+    if (r == MapResult.REMAPPED) {
+      submitBelow(bio);
+    } else if (r != MapResult.SUBMITTED) {
+      refused(bio, f, r);
+    }
+  }
+
+  private void submitBelow(Bio bio) {
+    try {
+      bio.device().submit(bio);
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, name + ": submit to " + bio.device() + " failed", e);
+      bio.complete(BlockStatus.IOERR);
+    }
+  }
+
+  /** {@code KILL} or {@code REQUEUE} from map: complete through our frame, skipping endIo. */
+  private void refused(Bio bio, Bio.Frame f, MapResult r) {
+    f.kind |= REFUSED;
+    if (r == MapResult.KILL) {
+      BlockStatus s = bio.status();
+      bio.complete(s == BlockStatus.OK ? BlockStatus.IOERR : s);
+    } else {
+      bio.complete(BlockStatus.DM_REQUEUE);
+    }
+  }
+
+  private void splitAndMap(Table t, Bio bio) {
+    Bio.Frame acct = bio.pushFrame(owner);
+    acct.target = null;
+    acct.kind = ACCOUNT;
+    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    while (true) {
+      long sector = bio.sector();
+      int idx = t.find(sector);
+      long limit = t.pieceLimit(idx, sector);
+      if (bio.sectors() <= limit) {
+        mapPiece(t, idx, bio, COPY);
+        return;
+      }
+      mapPiece(t, idx, bio.split((int) limit), COPY);
+    }
+  }
+
+  private void slowPath(Table t, Bio bio, int g, int cell) {
+    switch (bio.op()) {
+      case FLUSH:
+        emptyFlush(t, bio);
+        break;
+      case READ:
+      case WRITE:
+        // A write with PREFLUSH: an empty flush first, then the data without the flag.
+        counters.unstart(cell, g);
+        Bio flush = Bio.flush(preflushDone);
+        flush.setFlags(Bio.SYNC);
+        flush.setAttachment(bio);
+        submit(flush);
+        break;
+      case DISCARD:
+      case WRITE_ZEROES:
+        rangeOp(t, bio, g, cell);
+        break;
+      default:
+        throw new AssertionError(bio.op());
+    }
+  }
+
+  private void preflushDone(Bio flush) {
+    Bio data = (Bio) flush.attachment();
+    if (flush.status() != BlockStatus.OK) {
+      data.complete(flush.status());
+      return;
+    }
+    data.setFlags(data.flags() & ~Bio.PREFLUSH);
+    try {
+      submit(data);
+    } catch (IllegalStateException e) {
+      data.complete(BlockStatus.IOERR); // removed between the flush and the data
+    }
+  }
+
+  /**
+   * An empty flush goes to every target that asked for flush bios, as many copies as it asked for;
+   * when every target lets flushes bypass map (linear, striped), one copy goes straight to each
+   * distinct underlying device instead.
+   */
+  private void emptyFlush(Table t, Bio bio) {
+    Bio.Frame acct = bio.pushFrame(owner);
+    acct.target = null;
+    acct.kind = ACCOUNT;
+    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    if (t.flushBypassesMap) {
+      for (BlockDevice d : t.flushDevices) {
+        Bio copy = bio.chainedCopy(0, 0, 0);
+        copy.setDevice(d);
+        submitBelow(copy);
+      }
+    } else {
+      for (int i = 0; i < t.targets.length; i++) {
+        int copies = t.targets[i].numFlushBios();
+        for (int j = 0; j < copies; j++) {
+          mapPiece(t, i, bio.chainedCopy(0, 0, j), COPY);
+        }
+      }
+    }
+    bio.complete(BlockStatus.OK); // this bio's own share; the copies complete it
+  }
+
+  /**
+   * Discard and write-zeroes: split at target boundaries and the device limit, then sent to each
+   * target as the number of copies it asked for. Refused with {@link BlockStatus#NOTSUPP} before
+   * anything is sent if the device or any target in the range does not support the operation.
+   */
+  private void rangeOp(Table t, Bio bio, int g, int cell) {
+    Bio.Op op = bio.op();
+    if (t.readOnly) {
+      reject(bio, cell, g, BlockStatus.IOERR);
+      return;
+    }
+    IoLimits l = limits;
+    long max = op == Bio.Op.DISCARD ? l.maxDiscardSectors() : l.maxWriteZeroesSectors();
+    long sector = bio.sector();
+    long end = bio.endSector();
+    if (max == 0) {
+      reject(bio, cell, g, BlockStatus.NOTSUPP);
+      return;
+    }
+    if (sector == end) {
+      reject(bio, cell, g, BlockStatus.OK);
+      return;
+    }
+    for (int idx = t.find(sector); ; idx++) {
+      if (copies(t.targets[idx], op) == 0) {
+        reject(bio, cell, g, BlockStatus.NOTSUPP);
+        return;
+      }
+      if (t.ends[idx] >= end) {
+        break;
+      }
+    }
+    Bio.Frame acct = bio.pushFrame(owner);
+    acct.target = null;
+    acct.kind = ACCOUNT;
+    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    while (sector < end) {
+      int idx = t.find(sector);
+      long pieceEnd = Math.min(Math.min(end, t.ends[idx]), sector + max);
+      int copies = copies(t.targets[idx], op);
+      for (int j = 0; j < copies; j++) {
+        mapPiece(t, idx, bio.chainedCopy(sector, (int) (pieceEnd - sector), j), COPY);
+      }
+      sector = pieceEnd;
+    }
+    bio.complete(BlockStatus.OK);
+  }
+
+  private static int copies(Target t, Bio.Op op) {
+    return op == Bio.Op.DISCARD ? t.numDiscardBios() : t.numWriteZeroesBios();
+  }
+
+  private void reject(Bio bio, int cell, int g, BlockStatus status) {
+    counters.unstart(cell, g);
+    bio.complete(status);
+  }
+
+  /** The device is suspended: hold the bio until resume, or fail it as the kernel does. */
+  private void blocked(Bio bio) {
+    if (bio.hasFlag(Bio.NOWAIT)) {
+      bio.complete(BlockStatus.AGAIN);
+      return;
+    }
+    if (bio.hasFlag(Bio.RAHEAD)) {
+      bio.complete(BlockStatus.IOERR);
+      return;
+    }
+    synchronized (deferred) {
+      if (removed) {
+        bio.complete(BlockStatus.IOERR);
+        return;
+      }
+      if (ioBlocked != 0) {
+        deferred.addLast(bio);
+        return;
+      }
+    }
+    submit(bio); // resumed meanwhile
+  }
+
+  /** Completion of a bio through one of this device's frames. */
+  private final class Owner implements Bio.FrameOwner {
+    @Override
+    public boolean endIo(Bio bio, Bio.Frame f) {
+      int kind = f.kind;
+      Target target = f.target;
+      if (target != null && (kind & REFUSED) == 0) {
+        EndIoResult r;
+        try {
+          r = target.endIo(bio, bio.status());
+        } catch (RuntimeException e) {
+          LOG.log(System.Logger.Level.ERROR, name + ": target endIo failed on " + bio, e);
+          bio.setStatus(BlockStatus.IOERR);
+          r = EndIoResult.DONE;
+        }
+        if (r == EndIoResult.INCOMPLETE) {
+          return false;
+        }
+        if (r == EndIoResult.REQUEUE) {
+          bio.setStatus(BlockStatus.DM_REQUEUE);
+        }
+      }
+      int k = kind & KIND_MASK;
+      if (k == COPY) {
+        return true; // the parent accounts for the whole bio
+      }
+      int g = IoCounters.group(bio.op());
+      if (bio.status() == BlockStatus.DM_REQUEUE) {
+        if (noflushSuspending) {
+          bio.popFrame();
+          synchronized (deferred) {
+            deferred.addFirst(bio);
+          }
+          counters.abandon(g);
+          wakeSuspender();
+          return false;
+        }
+        bio.setStatus(BlockStatus.IOERR);
+      }
+      if ((kind & REFUSED) != 0 && k == PIECE) {
+        counters.abandon(g);
+      } else {
+        counters.done(g, f.sectors, timing ? Math.max(1, ticker.nanoTime() - f.startNanos) : 0);
+      }
+      wakeSuspender();
+      return true;
+    }
+  }
+
+  private void wakeSuspender() {
+    Thread w = suspendWaiter;
+    if (w != null) {
+      LockSupport.unpark(w);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Control
+
+  /** Loads table text into the inactive slot (read-write). */
+  public void load(String table) {
+    load(TableSpec.parse(table), false);
+  }
+
+  /** Loads table text into the inactive slot; {@code readOnly} as {@code dmsetup --readonly}. */
+  public void load(String table, boolean readOnly) {
+    load(TableSpec.parse(table), readOnly);
+  }
+
+  /**
+   * Constructs the table's targets (opening their devices) and puts it in the inactive slot,
+   * replacing and destroying any table already there. The live table and I/O are not affected.
+   *
+   * @throws TableException if the table is bad; nothing it opened stays open and the device is
+   *     unchanged
+   */
+  public void load(TableSpec spec, boolean readOnly) {
+    Objects.requireNonNull(spec, "spec");
+    control.lock();
+    try {
+      ensureNotRemoved();
+      Table t;
+      try (Table.Loader loader = new Table.Loader(dm, this, readOnly)) {
+        t = loader.load(spec);
+      }
+      Table lv = live;
+      if (lv != null
+          && lv.immutableType != null
+          && lv.immutableType != t.immutableType
+          && !t.allWildcard) {
+        t.destroy();
+        throw new TableException(
+            0, null, "can't replace immutable target type " + lv.immutableType.name());
+      }
+      Table old = inactive;
+      inactive = t;
+      if (old != null) {
+        old.destroy();
+      }
+    } finally {
+      control.unlock();
+    }
+  }
+
+  /** Drops the inactive table ({@code dmsetup clear}). */
+  public void clear() {
+    control.lock();
+    try {
+      ensureNotRemoved();
+      Table old = inactive;
+      inactive = null;
+      if (old != null) {
+        old.destroy();
+      }
+    } finally {
+      control.unlock();
+    }
+  }
+
+  /** {@link #suspend(SuspendMode)} with {@link SuspendMode#FLUSH}. */
+  public void suspend() {
+    suspend(SuspendMode.FLUSH);
+  }
+
+  /**
+   * Quiesces the device: runs the targets' presuspend hooks, flushes unless {@code mode} says not
+   * to, holds new I/O, waits for every I/O in flight to finish, runs the postsuspend hooks. A
+   * device that is already suspended is left as it is. Waits as long as I/O takes; see {@link
+   * #suspend(SuspendMode, Duration)} for a bounded wait.
+   */
+  public void suspend(SuspendMode mode) {
+    Objects.requireNonNull(mode, "mode");
+    control.lock();
+    try {
+      ensureNotRemoved();
+      if (!suspended) {
+        doSuspend(mode, Long.MAX_VALUE);
+      }
+    } finally {
+      control.unlock();
+    }
+  }
+
+  /**
+   * As {@link #suspend(SuspendMode)}, but gives up if I/O in flight has not drained within {@code
+   * timeout}: the suspend is then undone (held I/O is reissued, presuspend undone) and {@code
+   * false} returned.
+   */
+  public boolean suspend(SuspendMode mode, Duration timeout) {
+    Objects.requireNonNull(mode, "mode");
+    long nanos = timeout.toNanos();
+    control.lock();
+    try {
+      ensureNotRemoved();
+      return suspended || doSuspend(mode, System.nanoTime() + nanos);
+    } finally {
+      control.unlock();
+    }
+  }
+
+  private boolean doSuspend(SuspendMode mode, long deadline) {
+    Table t = live;
+    boolean noflush = mode == SuspendMode.NOFLUSH;
+    if (noflush) {
+      noflushSuspending = true;
+    }
+    if (t != null) {
+      t.presuspend();
+      if (mode == SuspendMode.FLUSH) {
+        try {
+          flush();
+        } catch (IOException | RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, name + ": flush before suspend failed", e);
+        }
+      }
+    }
+    ioBlocked = 1;
+    if (!awaitIdle(deadline)) {
+      noflushSuspending = false;
+      if (t != null) {
+        t.presuspendUndo();
+      }
+      replayDeferred();
+      return false;
+    }
+    suspended = true;
+    noflushSuspending = false;
+    if (t != null) {
+      t.postsuspend();
+    }
+    return true;
+  }
+
+  /** Waits until nothing is in flight, or the deadline ({@link Long#MAX_VALUE}: none) passes. */
+  private boolean awaitIdle(long deadline) {
+    suspendWaiter = Thread.currentThread();
+    boolean interrupted = false;
+    try {
+      while (counters.inFlight() != 0) {
+        if (deadline == Long.MAX_VALUE) {
+          LockSupport.park(this);
+        } else {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return false;
+          }
+          LockSupport.parkNanos(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+        }
+        if (Thread.interrupted()) {
+          interrupted = true;
+        }
+      }
+      return true;
+    } finally {
+      suspendWaiter = null;
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * Makes the device serve I/O again ({@code dmsetup resume}). If a table is loaded in the inactive
+   * slot it is swapped in first (suspending the device if it is running), and the old live table is
+   * destroyed once the new one serves. Held I/O is reissued in the order it arrived.
+   *
+   * @throws DmException if the device is suspended with no table to resume with, or a target
+   *     refused to resume (the device then stays suspended)
+   */
+  public void resume() {
+    control.lock();
+    Table old = null;
+    try {
+      ensureNotRemoved();
+      Table next = inactive;
+      if (next != null) {
+        if (!suspended) {
+          doSuspend(SuspendMode.FLUSH, Long.MAX_VALUE);
+        }
+        inactive = null;
+        old = live;
+        IoLimits l = !next.hasDataDevices && old != null ? limits : next.limits;
+        next.bindEvents(this);
+        limits = l;
+        live = next;
+        dm.globalEvent();
+      }
+      if (suspended) {
+        Table t = live;
+        if (t == null || t.size == 0) {
+          throw new DmException(Errno.EINVAL, name + ": cannot resume without a table");
+        }
+        try {
+          t.preresume();
+        } catch (DmException e) {
+          throw e;
+        } catch (RuntimeException e) {
+          throw new DmException(Errno.EINVAL, name + ": preresume failed: " + e.getMessage(), e);
+        }
+        t.resumeTargets();
+        suspended = false;
+        replayDeferred();
+      }
+    } finally {
+      control.unlock();
+      if (old != null) {
+        old.destroy();
+      }
+    }
+  }
+
+  /** Reissues held bios in order; new bios keep queueing behind them until the queue is empty. */
+  private void replayDeferred() {
+    while (true) {
+      Bio b;
+      synchronized (deferred) {
+        b = deferred.pollFirst();
+        if (b == null) {
+          ioBlocked = 0;
+          return;
+        }
+      }
+      int g = IoCounters.group(b.op());
+      int cell = counters.cell();
+      counters.start(cell, g);
+      dispatch(b, g, cell);
+    }
+  }
+
+  public boolean isSuspended() {
+    return suspended;
+  }
+
+  /** Whether a table is loaded in the inactive slot. */
+  public boolean hasInactiveTable() {
+    control.lock();
+    try {
+      return inactive != null;
+    } finally {
+      control.unlock();
+    }
+  }
+
+  /** The live table, if any. */
+  public Optional<Table> liveTable() {
+    return Optional.ofNullable(live);
+  }
+
+  /** What {@code dmsetup table} prints (a lone newline when there is no live table). */
+  public String table() {
+    Table t = live;
+    return t == null ? "\n" : t.toString();
+  }
+
+  /** {@code dmsetup table --inactive}. */
+  public String inactiveTable() {
+    control.lock();
+    try {
+      return inactive == null ? "\n" : inactive.toString();
+    } finally {
+      control.unlock();
+    }
+  }
+
+  /** What {@code dmsetup status} prints (a lone newline when there is no live table). */
+  public String status() {
+    Table t = live;
+    return t == null ? "\n" : t.status();
+  }
+
+  /** What {@code dmsetup info} reports. */
+  public DeviceInfo info() {
+    Table t = live;
+    boolean inactivePresent;
+    control.lock();
+    try {
+      inactivePresent = inactive != null;
+    } finally {
+      control.unlock();
+    }
+    return new DeviceInfo(
+        name,
+        suspended,
+        t != null && t.readOnly,
+        deferredRemove,
+        READ_AHEAD,
+        t != null,
+        inactivePresent,
+        openCount.get(),
+        eventNr.get(),
+        number,
+        t == null ? 0 : t.targetCount(),
+        Optional.ofNullable(uuid));
+  }
+
+  /** I/O statistics, the fields of {@code /proc/diskstats}. */
+  public IoStats stats() {
+    return counters.snapshot();
+  }
+
+  /** I/Os started and not yet finished at this device. */
+  public long inFlight() {
+    return Math.max(0, counters.inFlight());
+  }
+
+  /**
+   * Sends a message to the target at {@code sector} ({@code dmsetup message}), or to the core for
+   * words starting with {@code @}. Returns the reply, "" when there is none.
+   *
+   * @throws TargetException with the kernel's text when the message is refused
+   */
+  public String message(long sector, String... argv) {
+    if (argv.length == 0) {
+      throw new TargetException("Empty message received.");
+    }
+    if (argv[0].startsWith("@")) {
+      if (argv[0].equalsIgnoreCase("@cancel_deferred_remove")) {
+        if (argv.length != 1) {
+          throw new TargetException("Invalid arguments for @cancel_deferred_remove");
+        }
+        cancelDeferredRemove();
+        return "";
+      }
+      throw new TargetException("Unsupported message sent to DM core: " + argv[0]);
+    }
+    Table t = live;
+    if (t == null) {
+      throw new TargetException("The device has no table.");
+    }
+    if (removed) {
+      throw new TargetException(Errno.ENXIO, "device has been removed");
+    }
+    if (sector < 0 || sector >= t.size) {
+      throw new TargetException("Target message sector outside device.");
+    }
+    String reply = t.targets[t.find(sector)].message(argv.clone());
+    return reply == null ? "" : reply;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events, open count, dependencies
+
+  /** The event number: raised by target events, rename and remove, never by table swaps. */
+  public int eventNr() {
+    return eventNr.get();
+  }
+
+  /**
+   * Waits until the event number differs from {@code eventNr} ({@code dmsetup wait}) or the timeout
+   * passes; returns the current event number.
+   */
+  public int awaitEvent(int eventNr, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (eventLock) {
+      while (this.eventNr.get() == eventNr) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        TimeUnit.NANOSECONDS.timedWait(eventLock, left);
+      }
+      return this.eventNr.get();
+    }
+  }
+
+  void raiseEvent() {
+    eventNr.incrementAndGet();
+    synchronized (eventLock) {
+      eventLock.notifyAll();
+    }
+  }
+
+  /** Openers, including tables of other devices that use this one. */
+  public int openCount() {
+    return openCount.get();
+  }
+
+  /**
+   * Opens the device ({@code open(2)} on {@code /dev/mapper/NAME}): the returned handle submits to
+   * this device, and the device cannot be removed until the handle is closed.
+   */
+  public BlockDevice open() {
+    dm.openHandle(this);
+    return new Opener(this);
+  }
+
+  /** Called by the device mapper with its lock held, after checking the device is still there. */
+  void acquireOpen() {
+    openCount.incrementAndGet();
+  }
+
+  void releaseOpen() {
+    if (openCount.decrementAndGet() == 0 && deferredRemove && !removed) {
+      try {
+        dm.removeDeferred(this);
+      } catch (DmException e) {
+        LOG.log(System.Logger.Level.WARNING, name + ": deferred remove failed", e);
+      }
+    }
+  }
+
+  void markDeferredRemove() {
+    deferredRemove = true;
+  }
+
+  private void cancelDeferredRemove() {
+    if (removed) {
+      throw new TargetException(Errno.EBUSY, "device is being removed");
+    }
+    deferredRemove = false;
+  }
+
+  /** Devices the live and inactive tables use ({@code dmsetup deps}). */
+  public List<DeviceNumber> deps() {
+    Set<DeviceNumber> s = new LinkedHashSet<>();
+    control.lock();
+    try {
+      for (Table t : new Table[] {live, inactive}) {
+        if (t != null) {
+          for (DmDev d : t.devices) {
+            s.add(d.number());
+          }
+        }
+      }
+    } finally {
+      control.unlock();
+    }
+    return List.copyOf(s);
+  }
+
+  /** Mapped devices the live and inactive tables use, for dependency-loop checks. */
+  List<MappedDevice> mappedDeps() {
+    List<MappedDevice> l = new ArrayList<>();
+    for (Table t : new Table[] {live, inactive}) {
+      if (t != null) {
+        for (DmDevImpl d : t.devices) {
+          if (d.mapped() != null) {
+            l.add(d.mapped());
+          }
+        }
+      }
+    }
+    return l;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Removal
+
+  ReentrantLock controlLock() {
+    return control;
+  }
+
+  boolean isRemoved() {
+    return removed;
+  }
+
+  void setName(String name) {
+    this.name = name;
+  }
+
+  void setUuid(String uuid) {
+    this.uuid = uuid;
+  }
+
+  /**
+   * Tears the device down: holds new I/O, waits for I/O in flight, fails held I/O, destroys both
+   * tables. Called by {@link DeviceMapper} with the control lock held.
+   */
+  void teardown() {
+    if (!suspended && live != null) {
+      doSuspend(SuspendMode.NOLOCKFS, Long.MAX_VALUE);
+    }
+    ioBlocked = 1;
+    List<Bio> held;
+    synchronized (deferred) {
+      removed = true;
+      held = new ArrayList<>(deferred);
+      deferred.clear();
+    }
+    for (Bio b : held) {
+      b.complete(BlockStatus.IOERR);
+    }
+    Table l = live;
+    Table i = inactive;
+    live = null;
+    inactive = null;
+    if (l != null) {
+      l.destroy();
+    }
+    if (i != null) {
+      i.destroy();
+    }
+    raiseEvent();
+  }
+
+  private void ensureNotRemoved() {
+    if (removed) {
+      throw new DmException(Errno.ENXIO, name + ": device has been removed");
+    }
+  }
+
+  /**
+   * Removes the device from its device mapper ({@code dmsetup remove}).
+   *
+   * @throws DmException ({@link Errno#EBUSY}) while the device is open or used by another table
+   */
+  @Override
+  public void close() {
+    if (!removed) {
+      dm.remove(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "MappedDevice[" + name + " " + number + "]";
+  }
+
+  /** A handle from {@link #open()}. */
+  private static final class Opener implements BlockDevice {
+    private final MappedDevice md;
+    private final AtomicInteger closed = new AtomicInteger();
+
+    Opener(MappedDevice md) {
+      this.md = md;
+    }
+
+    @Override
+    public String name() {
+      return md.name();
+    }
+
+    @Override
+    public long sectors() {
+      return md.sectors();
+    }
+
+    @Override
+    public IoLimits limits() {
+      return md.limits();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+      return md.isReadOnly();
+    }
+
+    @Override
+    public void submit(Bio bio) {
+      if (closed.get() != 0) {
+        throw new IllegalStateException(md.name() + ": handle is closed");
+      }
+      md.submit(bio);
+    }
+
+    @Override
+    public void close() {
+      if (closed.compareAndSet(0, 1)) {
+        md.releaseOpen();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "open " + md;
+    }
+  }
+}

@@ -1,0 +1,250 @@
+package io.jdm.core;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A sparse device in memory, on the Java heap or in direct (off-heap) memory, as the kernel's
+ * {@code brd} ram disk. Memory is taken one chunk at a time on first write; reads of chunks never
+ * written return zeros without allocating; discard and write-zeroes give whole chunks back.
+ *
+ * <p>After a discard the range reads as zeros. Flushes succeed at once (the memory is the medium).
+ *
+ * <p>Thread-safe: any number of threads may submit; each bio completes on its submitting thread.
+ * Concurrent writes to the same bytes land in an unspecified order.
+ */
+public final class MemoryBlockDevice extends AbstractBlockDevice {
+  private static final int LEAF_SHIFT = 10;
+  private static final int LEAF_SIZE = 1 << LEAF_SHIFT;
+  private static final VarHandle LEAVES = MethodHandles.arrayElementVarHandle(Object[][].class);
+  private static final VarHandle CHUNKS = MethodHandles.arrayElementVarHandle(Object[].class);
+
+  private final boolean direct;
+  private final int chunkShift;
+  private final int chunkSize;
+  private final Object[][] leaves;
+  private final AtomicLong allocated = new AtomicLong();
+
+  private MemoryBlockDevice(Builder b) {
+    super(
+        b.name,
+        b.sectors,
+        IoLimits.builder()
+            .logicalBlockSize(b.logicalBlockSize)
+            .physicalBlockSize(b.logicalBlockSize)
+            .maxDiscardSectors(IoLimits.UNLIMITED)
+            .discardGranularity(b.logicalBlockSize)
+            .maxWriteZeroesSectors(IoLimits.UNLIMITED)
+            .build(),
+        false);
+    this.direct = b.direct;
+    this.chunkSize = b.chunkSize;
+    this.chunkShift = Integer.numberOfTrailingZeros(b.chunkSize);
+    long bytes = b.sectors << Bio.SECTOR_SHIFT;
+    long chunks = (bytes + chunkSize - 1) >>> chunkShift;
+    long leafCount = (chunks + LEAF_SIZE - 1) >>> LEAF_SHIFT;
+    if (leafCount > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("device of " + b.sectors + " sectors is too large");
+    }
+    this.leaves = new Object[(int) leafCount][];
+  }
+
+  /** A heap-backed device of {@code sectors} sectors with 64 KiB chunks. */
+  public static MemoryBlockDevice create(String name, long sectors) {
+    return builder(name, sectors).build();
+  }
+
+  public static Builder builder(String name, long sectors) {
+    return new Builder(name, sectors);
+  }
+
+  /** Bytes of memory currently holding data. */
+  public long allocatedBytes() {
+    return allocated.get() * chunkSize;
+  }
+
+  public boolean isDirect() {
+    return direct;
+  }
+
+  @Override
+  protected void doSubmit(Bio bio) {
+    switch (bio.op()) {
+      case READ:
+        read(bio);
+        break;
+      case WRITE:
+        write(bio);
+        break;
+      case FLUSH:
+        break;
+      case DISCARD:
+        zero(bio.sector(), bio.sectors(), false);
+        break;
+      case WRITE_ZEROES:
+        zero(bio.sector(), bio.sectors(), bio.hasFlag(Bio.NOUNMAP));
+        break;
+      default:
+        throw new AssertionError(bio.op());
+    }
+    bio.complete(BlockStatus.OK);
+  }
+
+  private void read(Bio bio) {
+    ByteBuffer data = bio.data();
+    int index = bio.dataOffset();
+    long pos = bio.sector() << Bio.SECTOR_SHIFT;
+    int left = bio.bytes();
+    while (left > 0) {
+      long c = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = Math.min(left, chunkSize - off);
+      Object chunk = chunk(c);
+      if (chunk == null) {
+        Bio.fillZeros(data, index, n);
+      } else if (direct) {
+        data.put(index, (ByteBuffer) chunk, off, n);
+      } else {
+        data.put(index, (byte[]) chunk, off, n);
+      }
+      pos += n;
+      index += n;
+      left -= n;
+    }
+  }
+
+  private void write(Bio bio) {
+    ByteBuffer data = bio.data();
+    int index = bio.dataOffset();
+    long pos = bio.sector() << Bio.SECTOR_SHIFT;
+    int left = bio.bytes();
+    while (left > 0) {
+      long c = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = Math.min(left, chunkSize - off);
+      Object chunk = chunkForWrite(c);
+      if (direct) {
+        ((ByteBuffer) chunk).put(off, data, index, n);
+      } else {
+        data.get(index, (byte[]) chunk, off, n);
+      }
+      pos += n;
+      index += n;
+      left -= n;
+    }
+  }
+
+  private void zero(long sector, int sectors, boolean keepAllocated) {
+    long pos = sector << Bio.SECTOR_SHIFT;
+    long left = (long) sectors << Bio.SECTOR_SHIFT;
+    while (left > 0) {
+      long c = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = (int) Math.min(left, chunkSize - off);
+      Object[] leaf = leaf(c);
+      if (leaf != null) {
+        int i = (int) (c & (LEAF_SIZE - 1));
+        Object chunk = CHUNKS.getAcquire(leaf, i);
+        if (chunk != null) {
+          if (n == chunkSize && !keepAllocated) {
+            if (CHUNKS.compareAndSet(leaf, i, chunk, null)) {
+              allocated.decrementAndGet();
+            }
+          } else if (direct) {
+            Bio.fillZeros((ByteBuffer) chunk, off, n);
+          } else {
+            java.util.Arrays.fill((byte[]) chunk, off, off + n, (byte) 0);
+          }
+        }
+      }
+      pos += n;
+      left -= n;
+    }
+  }
+
+  private Object[] leaf(long chunk) {
+    return (Object[]) LEAVES.getAcquire(leaves, (int) (chunk >>> LEAF_SHIFT));
+  }
+
+  private Object chunk(long c) {
+    Object[] leaf = leaf(c);
+    return leaf == null ? null : CHUNKS.getAcquire(leaf, (int) (c & (LEAF_SIZE - 1)));
+  }
+
+  private Object chunkForWrite(long c) {
+    int li = (int) (c >>> LEAF_SHIFT);
+    Object[] leaf = (Object[]) LEAVES.getAcquire(leaves, li);
+    if (leaf == null) {
+      Object[] fresh = new Object[LEAF_SIZE];
+      Object[] witness = (Object[]) LEAVES.compareAndExchange(leaves, li, null, fresh);
+      leaf = witness == null ? fresh : witness;
+    }
+    int i = (int) (c & (LEAF_SIZE - 1));
+    Object chunk = CHUNKS.getAcquire(leaf, i);
+    if (chunk != null) {
+      return chunk;
+    }
+    Object fresh = direct ? ByteBuffer.allocateDirect(chunkSize) : new byte[chunkSize];
+    Object witness = CHUNKS.compareAndExchange(leaf, i, null, fresh);
+    if (witness != null) {
+      return witness;
+    }
+    allocated.incrementAndGet();
+    return fresh;
+  }
+
+  @Override
+  protected void doClose() {
+    for (int i = 0; i < leaves.length; i++) {
+      LEAVES.setRelease(leaves, i, (Object[]) null);
+    }
+    allocated.set(0);
+  }
+
+  /** Options for a {@link MemoryBlockDevice}. */
+  public static final class Builder {
+    private final String name;
+    private final long sectors;
+    private boolean direct;
+    private int chunkSize = 64 * 1024;
+    private int logicalBlockSize = Bio.SECTOR_SIZE;
+
+    private Builder(String name, long sectors) {
+      this.name = name;
+      if (sectors < 0 || sectors > ArgSet.MAX_SECTOR) {
+        throw new IllegalArgumentException(
+            "sectors " + sectors + " (expected: 0 <= sectors <= " + ArgSet.MAX_SECTOR + ")");
+      }
+      this.sectors = sectors;
+    }
+
+    /** Keep data in direct (off-heap) buffers instead of {@code byte[]}s. */
+    public Builder direct(boolean direct) {
+      this.direct = direct;
+      return this;
+    }
+
+    /** Allocation unit, a power of two from 512 bytes to 16 MiB; default 64 KiB. */
+    public Builder chunkSize(int bytes) {
+      if (bytes < Bio.SECTOR_SIZE || bytes > (16 << 20) || Integer.bitCount(bytes) != 1) {
+        throw new IllegalArgumentException(
+            "chunk size " + bytes + " (expected: a power of two in [512, 16 MiB])");
+      }
+      this.chunkSize = bytes;
+      return this;
+    }
+
+    /** 512 (default) to 65536, a power of two. */
+    public Builder logicalBlockSize(int bytes) {
+      IoLimits.builder().logicalBlockSize(bytes); // validates
+      this.logicalBlockSize = bytes;
+      return this;
+    }
+
+    public MemoryBlockDevice build() {
+      return new MemoryBlockDevice(this);
+    }
+  }
+}

@@ -1,0 +1,572 @@
+package io.jdm.core;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A constructed mapping table: targets covering sectors {@code [0, size())} without gaps, the
+ * kernel's {@code struct dm_table}. Built when a table is loaded into a {@link MappedDevice} (see
+ * {@link MappedDevice#load(String)}); immutable afterwards, and swapped in whole by {@link
+ * MappedDevice#resume()}.
+ *
+ * <p>{@link #find(long)} is the lookup on every bio: a branch-light binary search over a {@code
+ * long[]} of target end sectors that touches no other object and allocates nothing (the kernel
+ * walks a B-tree of the same keys).
+ *
+ * <p>{@link #toString()} is the table as {@code dmsetup table} prints it, each target's arguments
+ * in the target's canonical form; {@link #status()} is {@code dmsetup status}.
+ *
+ * <p>Thread-safe.
+ */
+public final class Table {
+  final Target[] targets;
+  final long[] begins;
+  final long[] ends;
+  final long[] maxIo;
+  final long size;
+  private final TargetType[] types;
+  final IoLimits limits;
+  final boolean readOnly;
+  final List<DmDevImpl> devices;
+  final BlockDevice[] flushDevices;
+  final boolean flushBypassesMap;
+  final boolean hasDataDevices;
+  private final List<Workqueue> workqueues;
+  final TargetType immutableType;
+  final boolean allWildcard;
+  private volatile MappedDevice eventSink;
+  private boolean destroyed;
+
+  private Table(Loader l, IoLimits limits) {
+    int n = l.targets.size();
+    this.targets = l.targets.toArray(new Target[0]);
+    this.types = l.types.toArray(new TargetType[0]);
+    this.begins = new long[n];
+    this.ends = new long[n];
+    this.maxIo = new long[n];
+    for (int i = 0; i < n; i++) {
+      begins[i] = l.begins.get(i);
+      ends[i] = l.ends.get(i);
+      maxIo[i] = targets[i].maxIoSectors();
+    }
+    this.size = n == 0 ? 0 : ends[n - 1];
+    this.limits = limits;
+    this.readOnly = l.readOnly;
+    this.devices = List.copyOf(l.devices.values());
+    boolean bypass = true;
+    boolean data = false;
+    for (Target t : targets) {
+      bypass &= t.flushBypassesMap();
+      data |= !t.devices().isEmpty();
+    }
+    this.flushBypassesMap = bypass;
+    this.hasDataDevices = data;
+    Map<BlockDevice, Boolean> distinct = new IdentityHashMap<>();
+    for (DmDevImpl d : devices) {
+      distinct.put(d.bdev(), Boolean.TRUE);
+    }
+    this.flushDevices = distinct.keySet().toArray(new BlockDevice[0]);
+    this.workqueues = List.copyOf(l.workqueues.values());
+    this.immutableType = l.immutableType;
+    boolean wildcard = true;
+    for (TargetType t : types) {
+      wildcard &= t.features().contains(TargetFeature.WILDCARD);
+    }
+    this.allWildcard = wildcard;
+  }
+
+  /** Number of sectors the table maps. */
+  public long size() {
+    return size;
+  }
+
+  public int targetCount() {
+    return targets.length;
+  }
+
+  public Target target(int index) {
+    return targets[index];
+  }
+
+  public TargetType targetType(int index) {
+    return types[index];
+  }
+
+  /** First sector of target {@code index}. */
+  public long begin(int index) {
+    return begins[index];
+  }
+
+  /** Length in sectors of target {@code index}. */
+  public long length(int index) {
+    return ends[index] - begins[index];
+  }
+
+  /** The limits stacked from every target's devices and hints. */
+  public IoLimits limits() {
+    return limits;
+  }
+
+  public boolean isReadOnly() {
+    return readOnly;
+  }
+
+  /** The distinct devices the table uses, in first-use order. */
+  public List<DmDev> devices() {
+    return Collections.unmodifiableList(devices);
+  }
+
+  /**
+   * Index of the target that maps {@code sector}; the sector must be in {@code [0, size())}.
+   * Allocation-free; O(log n).
+   */
+  public int find(long sector) {
+    long[] e = ends;
+    int lo = 0;
+    int n = e.length;
+    while (n > 1) {
+      int half = n >>> 1;
+      lo = e[lo + half - 1] <= sector ? lo + half : lo;
+      n -= half;
+    }
+    return lo;
+  }
+
+  /** How many sectors from {@code sector} can go to target {@code idx} in one piece. */
+  long pieceLimit(int idx, long sector) {
+    long limit = ends[idx] - sector;
+    long g = maxIo[idx];
+    if (g != 0) {
+      long offset = sector - begins[idx];
+      long left = (g & (g - 1)) == 0 ? g - (offset & (g - 1)) : g - offset % g;
+      if (left < limit) {
+        limit = left;
+      }
+    }
+    return limit;
+  }
+
+  /** {@code dmsetup table}: one {@code "start length type args"} line per target. */
+  @Override
+  public String toString() {
+    return text(StatusType.TABLE);
+  }
+
+  /** {@code dmsetup status}: one {@code "start length type status"} line per target. */
+  public String status() {
+    return text(StatusType.INFO);
+  }
+
+  String text(StatusType type) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < targets.length; i++) {
+      sb.append(begins[i])
+          .append(' ')
+          .append(ends[i] - begins[i])
+          .append(' ')
+          .append(types[i].name())
+          .append(' ')
+          .append(targets[i].status(type))
+          .append('\n');
+    }
+    return sb.toString();
+  }
+
+  void bindEvents(MappedDevice md) {
+    this.eventSink = md;
+  }
+
+  void event() {
+    MappedDevice md = eventSink;
+    if (md != null) {
+      md.raiseEvent();
+    }
+  }
+
+  void presuspend() {
+    for (Target t : targets) {
+      t.presuspend();
+    }
+  }
+
+  void presuspendUndo() {
+    for (Target t : targets) {
+      t.presuspendUndo();
+    }
+  }
+
+  void postsuspend() {
+    for (Target t : targets) {
+      t.postsuspend();
+    }
+  }
+
+  void preresume() {
+    for (Target t : targets) {
+      t.preresume();
+    }
+  }
+
+  void resumeTargets() {
+    for (Target t : targets) {
+      t.resume();
+    }
+  }
+
+  /** Closes the targets, stops their workqueues and releases their devices. Idempotent. */
+  synchronized void destroy() {
+    if (destroyed) {
+      return;
+    }
+    destroyed = true;
+    eventSink = null;
+    destroyParts(List.of(targets), workqueues, devices);
+  }
+
+  private static void destroyParts(
+      List<Target> targets, List<Workqueue> workqueues, List<DmDevImpl> devices) {
+    RuntimeException failure = null;
+    for (Target t : targets) {
+      try {
+        t.close();
+      } catch (RuntimeException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    for (Workqueue w : workqueues) {
+      w.shutdown();
+    }
+    for (DmDevImpl d : devices) {
+      d.release();
+    }
+    if (failure != null) {
+      System.getLogger(Table.class.getName())
+          .log(System.Logger.Level.WARNING, "a target failed to close", failure);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Opens devices for one table being built and constructs its targets. */
+  static final class Loader implements AutoCloseable {
+    /** The kernel's bound on targets in one table. */
+    static final int MAX_TARGETS = 1 << 20;
+
+    private final DeviceMapper dm;
+    private final MappedDevice md;
+    private final boolean readOnly;
+    private final List<Target> targets = new ArrayList<>();
+    private final List<TargetType> types = new ArrayList<>();
+    private final List<Long> begins = new ArrayList<>();
+    private final List<Long> ends = new ArrayList<>();
+    private final Map<DeviceMapper.OpenDevice, DmDevImpl> devices = new LinkedHashMap<>();
+    private final Map<String, Workqueue> workqueues = new LinkedHashMap<>();
+    private TargetType immutableType;
+    private boolean singleton;
+    private Table table;
+    private boolean done;
+
+    Loader(DeviceMapper dm, MappedDevice md, boolean readOnly) {
+      this.dm = dm;
+      this.md = md;
+      this.readOnly = readOnly;
+    }
+
+    Table load(TableSpec spec) {
+      List<TableSpec.Line> lines = spec.lines();
+      if (lines.isEmpty()) {
+        throw new TableException(0, null, "no targets specified");
+      }
+      if (lines.size() > MAX_TARGETS) {
+        throw new TableException(0, null, "too many targets (at most " + MAX_TARGETS + ")");
+      }
+      for (int i = 0; i < lines.size(); i++) {
+        addTarget(spec.lineNumber(i), lines.get(i));
+      }
+      IoLimits limits = calculateLimits(spec);
+      table = new Table(this, limits);
+      done = true;
+      return table;
+    }
+
+    private void addTarget(int lineNo, TableSpec.Line line) {
+      String type = line.type();
+      if (singleton) {
+        throw new TableException(
+            lineNo, type, "target type " + types.get(0).name() + " must appear alone in table");
+      }
+      long start = line.start();
+      long len = line.length();
+      if (len == 0) {
+        throw new TableException(lineNo, type, "zero-length target");
+      }
+      if (start + len < start || start + len > ArgSet.MAX_SECTOR) {
+        throw new TableException(
+            lineNo,
+            type,
+            "too large device (start + length must not exceed " + ArgSet.MAX_SECTOR + ")");
+      }
+      TargetType tt = dm.registry().get(type);
+      if (tt == null) {
+        throw new TableException(lineNo, type, "unknown target type");
+      }
+      Set<TargetFeature> features = tt.features();
+      if (features.contains(TargetFeature.SINGLETON)) {
+        if (!targets.isEmpty()) {
+          throw new TableException(
+              lineNo, type, "singleton target type must appear alone in table");
+        }
+        singleton = true;
+      }
+      if (features.contains(TargetFeature.ALWAYS_WRITEABLE) && readOnly) {
+        throw new TableException(
+            lineNo, type, "target type may not be included in a read-only table");
+      }
+      if (immutableType != null) {
+        if (immutableType != tt) {
+          throw new TableException(
+              lineNo, type, "immutable target type cannot be mixed with other target types");
+        }
+      } else if (features.contains(TargetFeature.IMMUTABLE)) {
+        if (!targets.isEmpty()) {
+          throw new TableException(
+              lineNo, type, "immutable target type cannot be mixed with other target types");
+        }
+        immutableType = tt;
+      }
+      long expected = ends.isEmpty() ? 0 : ends.get(ends.size() - 1);
+      if (start != expected) {
+        throw new TableException(
+            lineNo,
+            type,
+            "Gap in table (starts at sector " + start + ", expected " + expected + ")");
+      }
+      Target t;
+      try {
+        t = tt.create(new Context(tt), start, len, line.args());
+      } catch (DmException e) {
+        throw TableException.wrap(lineNo, type, e);
+      } catch (RuntimeException e) {
+        TableException te = new TableException(lineNo, type, "constructor failed: " + e);
+        te.initCause(e);
+        throw te;
+      }
+      if (t == null) {
+        throw new TableException(lineNo, type, "constructor returned no target");
+      }
+      targets.add(t);
+      types.add(tt);
+      begins.add(start);
+      ends.add(start + len);
+      if (t.maxIoSectors() < 0 || t.maxIoSectors() > 0xFFFF_FFFFL) {
+        throw new TableException(lineNo, type, "Maximum size of target IO is too large");
+      }
+    }
+
+    /**
+     * {@code dm_calculate_queue_limits} and {@code dm_table_set_restrictions}: stack each target's
+     * device limits, apply its hints, check each device area, check block alignment across target
+     * boundaries, then decide discard / write-zeroes / flush support.
+     */
+    private IoLimits calculateLimits(TableSpec spec) {
+      IoLimits.Builder table = IoLimits.builder();
+      int[] targetLbs = new int[targets.size()];
+      for (int i = 0; i < targets.size(); i++) {
+        Target t = targets.get(i);
+        int lineNo = spec.lineNumber(i);
+        String type = types.get(i).name();
+        IoLimits.Builder ti = IoLimits.builder();
+        List<DeviceArea> areas = t.devices();
+        for (DeviceArea a : areas) {
+          ti.stack(a.dev().bdev().limits());
+        }
+        t.ioHints(ti);
+        for (DeviceArea a : areas) {
+          checkArea(lineNo, type, a, ti.logicalBlockSize());
+        }
+        targetLbs[i] = ti.logicalBlockSize();
+        table.stack(ti.build());
+      }
+      checkBlockAlignment(spec, table.logicalBlockSize(), targetLbs);
+      boolean discard = true;
+      boolean writeZeroes = true;
+      boolean flush = false;
+      for (Target t : targets) {
+        List<DeviceArea> areas = t.devices();
+        if (t.numDiscardBios() == 0) {
+          discard = false;
+        } else if (!t.discardsSupported()) {
+          if (areas.isEmpty()) {
+            discard = false;
+          }
+          for (DeviceArea a : areas) {
+            discard &= a.dev().bdev().limits().supportsDiscard();
+          }
+        }
+        if (t.numWriteZeroesBios() == 0 || areas.isEmpty()) {
+          writeZeroes = false;
+        }
+        for (DeviceArea a : areas) {
+          writeZeroes &= a.dev().bdev().limits().supportsWriteZeroes();
+        }
+        flush |= t.numFlushBios() > 0 && t.flushSupported();
+      }
+      if (!discard) {
+        table.maxDiscardSectors(0).discardGranularity(0);
+      }
+      if (!writeZeroes) {
+        table.maxWriteZeroesSectors(0);
+      }
+      if (flush) {
+        table.writeCache(true).fua(true);
+      }
+      return table.build();
+    }
+
+    private static void checkArea(int lineNo, String type, DeviceArea a, int lbs) {
+      BlockDevice dev = a.dev().bdev();
+      long devSize = dev.sectors();
+      String name = a.dev().name() + " (" + a.dev().path() + ")";
+      if (devSize == 0) {
+        return; // as the kernel: a device of unknown (zero) size is not checked
+      }
+      long start = a.start();
+      long len = a.length();
+      if (start >= devSize || start + len > devSize) {
+        throw new TableException(
+            lineNo,
+            type,
+            "device "
+                + name
+                + " too small for target: start="
+                + start
+                + ", len="
+                + len
+                + ", dev_size="
+                + devSize);
+      }
+      long lbsSectors = lbs >>> Bio.SECTOR_SHIFT;
+      if (lbsSectors <= 1) {
+        return;
+      }
+      if (start % lbsSectors != 0) {
+        throw new TableException(
+            lineNo,
+            type,
+            "start=" + start + " not aligned to h/w logical block size " + lbs + " of " + name);
+      }
+      if (len % lbsSectors != 0) {
+        throw new TableException(
+            lineNo,
+            type,
+            "len=" + len + " not aligned to h/w logical block size " + lbs + " of " + name);
+      }
+    }
+
+    /** {@code validate_hardware_logical_block_alignment}. */
+    private void checkBlockAlignment(TableSpec spec, int deviceLbs, int[] targetLbs) {
+      long dev = deviceLbs >>> Bio.SECTOR_SHIFT;
+      long nextStart = 0;
+      long remaining = 0;
+      int i;
+      for (i = 0; i < targets.size(); i++) {
+        long len = ends.get(i) - begins.get(i);
+        long tiLbs = targetLbs[i] >>> Bio.SECTOR_SHIFT;
+        if (remaining < len && (remaining & (tiLbs - 1)) != 0) {
+          break;
+        }
+        nextStart = (nextStart + len) & (dev - 1);
+        remaining = nextStart != 0 ? dev - nextStart : 0;
+      }
+      if (remaining != 0) {
+        int idx = Math.min(i, targets.size() - 1);
+        throw new TableException(
+            spec.lineNumber(idx),
+            types.get(idx).name(),
+            "table line (start sect "
+                + begins.get(idx)
+                + " len "
+                + (ends.get(idx) - begins.get(idx))
+                + ") not aligned to h/w logical block size "
+                + deviceLbs);
+      }
+    }
+
+    /** Releases everything a failed load acquired. */
+    @Override
+    public void close() {
+      if (done) {
+        return;
+      }
+      destroyParts(targets, List.copyOf(workqueues.values()), List.copyOf(devices.values()));
+    }
+
+    /** The per-line {@link TargetContext}. */
+    private final class Context implements TargetContext {
+      private final TargetType type;
+
+      Context(TargetType type) {
+        this.type = type;
+      }
+
+      @Override
+      public String deviceName() {
+        return md.name();
+      }
+
+      @Override
+      public boolean readOnly() {
+        return readOnly;
+      }
+
+      @Override
+      public DmDev getDevice(String path) {
+        if (done) {
+          throw new IllegalStateException("getDevice outside the target constructor");
+        }
+        DeviceMapper.OpenDevice od = dm.acquire(md, path, !readOnly);
+        DmDevImpl existing = devices.get(od);
+        if (existing != null) {
+          dm.release(od); // same device twice in one table: one reference
+          return existing;
+        }
+        DmDevImpl d = new DmDevImpl(dm, od, path, !readOnly);
+        devices.put(od, d);
+        return d;
+      }
+
+      @Override
+      public Workqueue workqueue(String name, int threads) {
+        return workqueues.computeIfAbsent(
+            name, n -> new Workqueue("jdm-" + md.name() + "-" + n, threads));
+      }
+
+      @Override
+      public void triggerEvent() {
+        Table t = table;
+        if (t != null) {
+          t.event();
+        }
+      }
+
+      @Override
+      public Ticker ticker() {
+        return dm.ticker();
+      }
+
+      @Override
+      public System.Logger logger() {
+        return System.getLogger("io.jdm.target." + type.name());
+      }
+    }
+  }
+}

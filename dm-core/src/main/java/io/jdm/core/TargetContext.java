@@ -1,0 +1,42 @@
+package io.jdm.core;
+
+/**
+ * What a {@link TargetType} constructor gets from the core: the kernel's {@code dm_table} and
+ * {@code dm_target} services ({@code dm_get_device}, {@code dm_table_get_mode}, {@code
+ * dm_table_event}, workqueues).
+ */
+public interface TargetContext {
+
+  /** Name of the mapped device the table is being loaded into. */
+  String deviceName();
+
+  /** The table is read-only: devices are opened read-only and writes fail. */
+  boolean readOnly();
+
+  /**
+   * Opens an underlying device in the table's mode ({@code dm_get_device}): a {@code major:minor},
+   * a mapped device's name or {@code /dev/mapper/NAME}, a device the embedder registered, a file or
+   * block-device path, or anything a registered {@link DeviceResolver} knows. The same device named
+   * twice in one table is opened once.
+   *
+   * @throws TargetException if the device cannot be found or opened, or is the device being loaded
+   */
+  DmDev getDevice(String path);
+
+  /**
+   * A worker for blocking work, named {@code jdm-<device>-<name>}; shut down after the table's
+   * targets are closed. Several calls with the same name return the same workqueue.
+   *
+   * @param threads 1 for an ordered queue, more for parallel work
+   */
+  Workqueue workqueue(String name, int threads);
+
+  /** Raises a table event: the device's event number goes up and waiters wake. */
+  void triggerEvent();
+
+  /** The time source for this device mapper. */
+  Ticker ticker();
+
+  /** A logger named after the target type, for messages the kernel would print with DMWARN. */
+  System.Logger logger();
+}

@@ -1,0 +1,11 @@
+/**
+ * jdm's engine: bios, block devices, targets, tables, mapped devices and the device mapper, with
+ * the built-in targets {@code linear}, {@code striped}, {@code zero} and {@code error}.
+ */
+module io.jdm.core {
+  requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
+
+  exports io.jdm.core;
+
+  uses io.jdm.core.TargetType;
+}
