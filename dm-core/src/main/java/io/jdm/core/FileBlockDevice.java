@@ -2,6 +2,7 @@ package io.jdm.core;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
@@ -184,31 +185,47 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     int index = bio.dataOffset();
     int len = bio.bytes();
     long pos = bio.sector() << Bio.SECTOR_SHIFT;
-    boolean bounce = needsBounce(data, index);
-    ByteBuffer target = bounce ? alignedBuffer(len) : data.slice(index, len);
-    while (target.hasRemaining()) {
-      int n = ch.read(target, pos + target.position());
-      if (n < 0) {
+    if (usableAsIs(data, index)) {
+      readFully(ch, data.slice(index, len), pos);
+      return;
+    }
+    ByteBuffer bounce = BOUNCE.get();
+    for (int off = 0; off < len; ) {
+      int n = Math.min(len - off, BOUNCE_SIZE);
+      readFully(ch, bounce.clear().limit(n), pos + off);
+      data.put(index + off, bounce, 0, n);
+      off += n;
+    }
+  }
+
+  private void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
+    while (dst.hasRemaining()) {
+      if (ch.read(dst, pos + dst.position()) < 0) {
         throw new IOException(path + " is shorter than the device (" + size() + " bytes)");
       }
-    }
-    if (bounce) {
-      data.put(index, target, 0, len);
     }
   }
 
   private void write(FileChannel ch, ByteBuffer data, int index, int len, long sector)
       throws IOException {
-    ByteBuffer source;
-    if (needsBounce(data, index)) {
-      source = alignedBuffer(len);
-      source.put(0, data, index, len);
-    } else {
-      source = data.slice(index, len);
-    }
     long pos = sector << Bio.SECTOR_SHIFT;
-    while (source.hasRemaining()) {
-      ch.write(source, pos + source.position());
+    if (usableAsIs(data, index)) {
+      writeFully(ch, data.slice(index, len), pos);
+      return;
+    }
+    ByteBuffer bounce = BOUNCE.get();
+    for (int off = 0; off < len; ) {
+      int n = Math.min(len - off, BOUNCE_SIZE);
+      bounce.clear().limit(n);
+      bounce.put(0, data, index + off, n);
+      writeFully(ch, bounce, pos + off);
+      off += n;
+    }
+  }
+
+  private static void writeFully(FileChannel ch, ByteBuffer src, long pos) throws IOException {
+    while (src.hasRemaining()) {
+      ch.write(src, pos + src.position());
     }
   }
 
@@ -217,26 +234,27 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     long left = (long) sectors << Bio.SECTOR_SHIFT;
     while (left > 0) {
       int n = (int) Math.min(left, 1 << 20);
-      ByteBuffer z = ZEROS.slice(0, n);
-      while (z.hasRemaining()) {
-        ch.write(z, pos + z.position());
-      }
+      writeFully(ch, ZEROS.slice(0, n), pos);
       pos += n;
       left -= n;
     }
   }
 
   /**
-   * O_DIRECT needs memory aligned to the logical block size. The JDK bounces heap buffers itself;
-   * direct buffers that are not aligned are bounced here.
+   * Whether the payload can go to the channel as it is: a direct buffer, aligned when O_DIRECT
+   * needs it. Everything else goes through this thread's aligned bounce buffer, never through the
+   * JDK's temporary buffer cache: JDK 17 puts unaligned slices into that cache for O_DIRECT and
+   * later fails with a NullPointerException when it frees them (for any file, direct or not).
    */
-  private boolean needsBounce(ByteBuffer data, int index) {
-    return direct && data.isDirect() && data.alignmentOffset(index, alignment) != 0;
+  private boolean usableAsIs(ByteBuffer data, int index) {
+    return data.isDirect() && (!direct || data.alignmentOffset(index, alignment) == 0);
   }
 
-  private ByteBuffer alignedBuffer(int len) {
-    return ByteBuffer.allocateDirect(len + alignment).alignedSlice(alignment).limit(len);
-  }
+  private static final int BOUNCE_SIZE = 256 * 1024;
+
+  private static final ThreadLocal<ByteBuffer> BOUNCE =
+      ThreadLocal.withInitial(
+          () -> ByteBuffer.allocateDirect(BOUNCE_SIZE + 65536).alignedSlice(65536));
 
   @Override
   protected void doClose() throws IOException {
@@ -351,8 +369,12 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         if (readOnly) {
           throw new IllegalArgumentException("cannot create a read-only file");
         }
-        opts.add(StandardOpenOption.CREATE);
-        opts.add(StandardOpenOption.SPARSE);
+        // Create and size the file first: O_DIRECT refuses the unaligned write that extends it.
+        try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
+          if (f.length() < createSize) {
+            f.setLength(createSize);
+          }
+        }
       }
       int lbs = logicalBlockSize;
       if (direct) {
@@ -370,9 +392,6 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         throw new NoSuchFileException(path.toString(), null, "no such file or device");
       }
       try {
-        if (createSize >= 0 && ch.size() < createSize) {
-          ch.write(ByteBuffer.allocate(1), createSize - 1);
-        }
         Geometry g = probe(path, ch, lbs);
         IoLimits limits =
             IoLimits.builder()

@@ -140,11 +140,20 @@ public final class MappedDevice implements BlockDevice {
     int cell = counters.cell();
     counters.start(cell, g);
     if (ioBlocked != 0) {
-      counters.unstart(cell, g);
+      unstart(cell, g);
       blocked(bio);
       return;
     }
     dispatch(bio, g, cell);
+  }
+
+  /**
+   * Takes back a start that will not be dispatched. A suspend summing the counters may have seen
+   * the start and be waiting for it, so wake it.
+   */
+  private void unstart(int cell, int g) {
+    counters.unstart(cell, g);
+    wakeSuspender();
   }
 
   /** Routes a counted bio. */
@@ -153,8 +162,15 @@ public final class MappedDevice implements BlockDevice {
     Bio.Op op = bio.op();
     long sector = bio.sector();
     int n = bio.sectors();
-    if (t == null || (op != Bio.Op.FLUSH && (sector < 0 || n > t.size - sector))) {
-      reject(bio, cell, g, BlockStatus.IOERR); // no table, or beyond the end of the device
+    if (t == null
+        || (op != Bio.Op.FLUSH
+            && (sector < 0 || n > t.size - sector || ((sector | n) & t.lbsMask) != 0))) {
+      // no table, beyond the end of the device, or not aligned to its logical block size
+      reject(
+          bio,
+          cell,
+          g,
+          t == null || sector < 0 || n > t.size - sector ? BlockStatus.IOERR : BlockStatus.INVAL);
       return;
     }
     if (op.hasData() && (bio.flags() & Bio.PREFLUSH) == 0) {
@@ -239,7 +255,7 @@ public final class MappedDevice implements BlockDevice {
       case READ:
       case WRITE:
         // A write with PREFLUSH: an empty flush first, then the data without the flag.
-        counters.unstart(cell, g);
+        unstart(cell, g);
         Bio flush = Bio.flush(preflushDone);
         flush.setFlags(Bio.SYNC);
         flush.setAttachment(bio);
@@ -348,7 +364,7 @@ public final class MappedDevice implements BlockDevice {
   }
 
   private void reject(Bio bio, int cell, int g, BlockStatus status) {
-    counters.unstart(cell, g);
+    unstart(cell, g);
     bio.complete(status);
   }
 

@@ -29,6 +29,7 @@ public final class Table {
   final long[] ends;
   final long[] maxIo;
   final long size;
+  final long lbsMask;
   private final TargetType[] types;
   final IoLimits limits;
   final boolean readOnly;
@@ -56,6 +57,7 @@ public final class Table {
     }
     this.size = n == 0 ? 0 : ends[n - 1];
     this.limits = limits;
+    this.lbsMask = limits.logicalBlockSectors() - 1;
     this.readOnly = l.readOnly;
     this.devices = List.copyOf(l.devices.values());
     boolean bypass = true;

@@ -1,0 +1,11 @@
+/** The conformance suites every jdm block device and target passes. */
+module io.jdm.testkit {
+  requires transitive io.jdm.core;
+  requires transitive org.junit.jupiter.api;
+  requires transitive org.assertj.core;
+
+  exports io.jdm.testkit;
+
+  opens io.jdm.testkit to
+      org.junit.platform.commons;
+}
