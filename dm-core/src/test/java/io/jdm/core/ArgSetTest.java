@@ -1,0 +1,53 @@
+package io.jdm.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class ArgSetTest {
+  @Test
+  void decimalsAreStrict() {
+    assertThat(ArgSet.parseDecimal("0")).isZero();
+    assertThat(ArgSet.parseDecimal("0042")).isEqualTo(42);
+    assertThat(ArgSet.parseDecimal("9223372036854775807")).isEqualTo(Long.MAX_VALUE);
+    for (String bad :
+        new String[] {"", "-1", "+1", " 1", "1 ", "0x10", "1a", "9223372036854775808", "١"}) {
+      assertThat(ArgSet.parseDecimal(bad)).as("\"%s\"", bad).isEqualTo(-1);
+    }
+    assertThat(ArgSet.parseDecimal(null)).isEqualTo(-1);
+  }
+
+  @Test
+  void sectorsAreBoundedSoBytesCannotOverflow() {
+    assertThat(ArgSet.parseSector(Long.toString(ArgSet.MAX_SECTOR), "e"))
+        .isEqualTo(ArgSet.MAX_SECTOR);
+    assertThatThrownBy(() -> ArgSet.parseSector(Long.toString(ArgSet.MAX_SECTOR + 1), "Invalid"))
+        .isInstanceOf(TargetException.class)
+        .hasMessage("Invalid");
+  }
+
+  @Test
+  void readsArgumentsAndGroupsAsTheKernel() {
+    ArgSet as = new ArgSet("2", "allow_discards", "sector_size:4096", "7");
+    int n = as.readArgGroup(0, 9, "Invalid number of feature args");
+    assertThat(n).isEqualTo(2);
+    assertThat(as.next()).isEqualTo("allow_discards");
+    assertThat(as.peek()).isEqualTo("sector_size:4096");
+    as.consume(1);
+    assertThat(as.readArg(0, 10, "bad")).isEqualTo(7);
+    assertThat(as.hasNext()).isFalse();
+    assertThat(as.next()).isNull();
+    assertThatThrownBy(() -> as.readArg(0, 1, "missing")).hasMessage("missing");
+    assertThatThrownBy(() -> new ArgSet("3", "a").readArgGroup(0, 9, "too many"))
+        .hasMessage("too many");
+    assertThatThrownBy(() -> new ArgSet("11").readArg(0, 10, "range")).hasMessage("range");
+    assertThat(new ArgSet("a", "b", "c").rest()).containsExactly("a", "b", "c");
+  }
+
+  @Test
+  void uint32() {
+    assertThat(ArgSet.parseUint("4294967295", "e")).isEqualTo(0xFFFF_FFFFL);
+    assertThatThrownBy(() -> ArgSet.parseUint("4294967296", "e")).hasMessage("e");
+  }
+}
