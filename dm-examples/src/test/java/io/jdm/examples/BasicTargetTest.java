@@ -1,0 +1,51 @@
+package io.jdm.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jdm.core.DeviceMapper;
+import io.jdm.core.TargetRegistry;
+import io.jdm.testkit.BaseTargetTestCase;
+import io.jdm.testkit.DeviceCapabilities;
+import io.jdm.testkit.TargetFixture;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** A user's target passes the same suite as the built-in ones. */
+class BasicTargetTest extends BaseTargetTestCase {
+  @Override
+  protected String targetType() {
+    return "basic_target";
+  }
+
+  @Override
+  protected String targetArgs(TargetFixture fixture, long length) {
+    return fixture.memory(length + 16) + " 16";
+  }
+
+  @Override
+  protected DeviceCapabilities capabilities() {
+    // basic_target asks for no discard or write-zeroes bios, so the core refuses them
+    return DeviceCapabilities.disk()
+        .withDiscard(DeviceCapabilities.Discard.UNSUPPORTED)
+        .withWriteZeroes(false);
+  }
+
+  @Override
+  protected List<BadArguments> badArguments(TargetFixture f) {
+    String dev = f.memory(100);
+    return List.of(
+        new BadArguments(10, dev, "Invalid argument count"),
+        new BadArguments(10, dev + " x", "Invalid device sector"),
+        new BadArguments(10, "/no/disk 0", "Device lookup failed"),
+        new BadArguments(10, dev + " 95", "too small for target"));
+  }
+
+  @Test
+  void isFoundByTheServiceLoader() {
+    TargetRegistry r = TargetRegistry.loadDefault();
+    assertThat(r.get("basic_target")).isInstanceOf(BasicTarget.class);
+    try (DeviceMapper dm = DeviceMapper.create()) {
+      assertThat(dm.registry().describe()).startsWith("basic_target     v1.0.0\n");
+    }
+  }
+}
