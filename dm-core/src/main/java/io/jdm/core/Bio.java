@@ -381,11 +381,14 @@ public final class Bio {
     topFrame().contextLong = value;
   }
 
+  /** The frame of the layer that owns the bio now (join frames are not a layer's). */
   private Frame topFrame() {
-    if (depth == 0) {
-      throw new IllegalStateException("no target owns this bio");
+    for (int d = depth - 1; d >= 0; d--) {
+      if (frames[d].owner != null) {
+        return frames[d];
+      }
     }
-    return frames[depth - 1];
+    throw new IllegalStateException("no target owns this bio");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -540,6 +543,7 @@ public final class Bio {
     long sector;
     int sectors;
     int flags;
+    int dataOffset;
     BlockDevice device;
     long startNanos;
     Object context;
@@ -561,9 +565,15 @@ public final class Bio {
       PENDING.getAndAdd(this, 1);
     }
 
-    /** Records a part's status; {@code true} when it was the last part. */
+    /**
+     * Records a part's status; {@code true} when it was the last part. The first error wins, except
+     * that a push-back ({@link BlockStatus#DM_REQUEUE}) supersedes any other error, as in the
+     * kernel's {@code dm_io_set_error}: the whole bio is then retried.
+     */
     boolean arrive(BlockStatus status) {
-      if (status != BlockStatus.OK) {
+      if (status == BlockStatus.DM_REQUEUE) {
+        FIRST_ERROR.setVolatile(this, status);
+      } else if (status != BlockStatus.OK) {
         FIRST_ERROR.compareAndSet(this, (BlockStatus) null, status);
       }
       return (int) PENDING.getAndAdd(this, -1) == 1;
@@ -599,6 +609,7 @@ public final class Bio {
     f.sector = sector;
     f.sectors = sectors;
     f.flags = flags;
+    f.dataOffset = dataOffset;
     f.device = device;
     return f;
   }
@@ -618,7 +629,7 @@ public final class Bio {
   }
 
   private Frame[] growFrames() {
-    Frame[] grown = new Frame[Math.max(4, frames.length * 2)];
+    Frame[] grown = new Frame[Math.max(2, frames.length * 2)];
     System.arraycopy(frames, 0, grown, 0, frames.length);
     frames = grown;
     return grown;
@@ -630,6 +641,7 @@ public final class Bio {
     sector = f.sector;
     sectors = f.sectors;
     flags = f.flags;
+    dataOffset = f.dataOffset;
     device = f.device;
     f.clear();
   }

@@ -69,6 +69,14 @@ public final class DeviceMapper implements Closeable {
   private final Map<Integer, Integer> nextMinor = new HashMap<>();
   private final Map<OpenKey, OpenDevice> open = new HashMap<>();
   private final List<DeviceResolver> resolvers = new CopyOnWriteArrayList<>();
+
+  /**
+   * Mapped devices used by tables still being loaded, per loading device, so that two devices
+   * loading tables that use each other at the same time cannot both pass the loop check.
+   */
+  private final Map<MappedDevice, List<MappedDevice>> pendingDeps =
+      new java.util.IdentityHashMap<>();
+
   private final AtomicInteger globalEvent = new AtomicInteger();
   private boolean closed;
 
@@ -270,8 +278,9 @@ public final class DeviceMapper implements Closeable {
     if (opts.contains(RemoveOption.FORCE) && md.openCount() > 0) {
       long size = md.sectors();
       if (size > 0) {
+        // as dmsetup --force: noflush, so I/O held below cannot hang the swap
         md.load(TableSpec.builder().add(0, size, "error").build(), false);
-        md.resume();
+        md.resume(SuspendMode.NOFLUSH);
       }
     }
     if (opts.contains(RemoveOption.DEFERRED)) {
@@ -325,6 +334,26 @@ public final class DeviceMapper implements Closeable {
         throw new IllegalStateException(md.name() + " has been removed");
       }
       md.acquireOpen();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** An opener of {@code md} closed; true when a deferred remove of it is now due. */
+  boolean releaseOpener(MappedDevice md) {
+    lock.lock();
+    try {
+      return md.dropOpener();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Forgets the dependencies recorded while {@code md} loaded a table. */
+  void loadFinished(MappedDevice md) {
+    lock.lock();
+    try {
+      pendingDeps.remove(md);
     } finally {
       lock.unlock();
     }
@@ -547,29 +576,57 @@ public final class DeviceMapper implements Closeable {
     Path file;
   }
 
-  /** Opens (or references again) the device {@code path} for a table of {@code owner}. */
+  /**
+   * Opens (or references again) the device {@code path} for a table of {@code owner}. Files and
+   * resolver devices are opened outside the registry lock, so a slow open (a network device) does
+   * not stall the device mapper.
+   */
   OpenDevice acquire(MappedDevice owner, String path, boolean writable) {
+    Resolved r;
+    OpenKey k;
     lock.lock();
     try {
       ensureOpen();
-      Resolved r = resolve(path, owner);
+      r = resolve(path, owner);
       if (r == null) {
         throw new TargetException(Errno.ENXIO, path + ": no such device");
       }
-      OpenKey k = new OpenKey(owner, r.key, writable);
+      k = new OpenKey(owner, r.key, writable);
+      OpenDevice od = open.get(k);
+      if (od == null && (r.mapped != null || r.registered != null)) {
+        od = openInMemory(k, r, path, writable);
+        open.put(k, od);
+      }
+      if (od != null) {
+        od.refs++;
+        return od;
+      }
+    } finally {
+      lock.unlock();
+    }
+    BlockDevice dev = openOutside(r, path, writable);
+    BlockDevice duplicate = null;
+    lock.lock();
+    try {
       OpenDevice od = open.get(k);
       if (od == null) {
-        od = openResolved(k, r, path, writable);
+        od = new OpenDevice(k, dev, numberOf(r, dev), null, true);
         open.put(k, od);
+      } else {
+        duplicate = dev; // another load of this device opened it meanwhile
       }
       od.refs++;
       return od;
     } finally {
       lock.unlock();
+      if (duplicate != null) {
+        closeQuietly(duplicate);
+      }
     }
   }
 
-  private OpenDevice openResolved(OpenKey k, Resolved r, String path, boolean writable) {
+  /** A mapped or registered device: nothing to open, only checks and counts. Lock held. */
+  private OpenDevice openInMemory(OpenKey k, Resolved r, String path, boolean writable) {
     if (r.mapped != null) {
       MappedDevice m = r.mapped;
       if (m == k.owner) {
@@ -584,21 +641,21 @@ public final class DeviceMapper implements Closeable {
         throw new TargetException(Errno.EACCES, path + ": device is read-only");
       }
       m.acquireOpen();
+      pendingDeps.computeIfAbsent(k.owner, x -> new ArrayList<>()).add(m);
       return new OpenDevice(k, m, m.number(), m, false);
     }
-    if (r.registered != null) {
-      if (writable && r.registered.isReadOnly()) {
-        throw new TargetException(Errno.EACCES, path + ": device is read-only");
-      }
-      return new OpenDevice(k, r.registered, numberFor(r.key, r.major), null, false);
+    if (writable && r.registered.isReadOnly()) {
+      throw new TargetException(Errno.EACCES, path + ": device is read-only");
     }
-    BlockDevice dev;
+    return new OpenDevice(k, r.registered, numberFor(r.key, r.major), null, false);
+  }
+
+  private static BlockDevice openOutside(Resolved r, String path, boolean writable) {
     try {
       if (r.resolver != null) {
-        dev = r.resolver.open(r.resolverPath, !writable);
-      } else {
-        dev = FileBlockDevice.builder(r.file).name(path).readOnly(!writable).open();
+        return r.resolver.open(r.resolverPath, !writable);
       }
+      return FileBlockDevice.builder(r.file).name(path).readOnly(!writable).open();
     } catch (NoSuchFileException e) {
       throw new TargetException(Errno.ENXIO, path + ": no such file or device");
     } catch (AccessDeniedException e) {
@@ -606,19 +663,29 @@ public final class DeviceMapper implements Closeable {
     } catch (IOException | RuntimeException e) {
       throw new TargetException(Errno.ENXIO, path + ": cannot open: " + e.getMessage(), e);
     }
-    DeviceNumber n;
+  }
+
+  /** The number for an opened file or resolver device: a block device's own, or a new one. */
+  private DeviceNumber numberOf(Resolved r, BlockDevice dev) {
     if (dev instanceof FileBlockDevice && ((FileBlockDevice) dev).blockDeviceNumber().isPresent()) {
-      n = ((FileBlockDevice) dev).blockDeviceNumber().get();
+      DeviceNumber n = ((FileBlockDevice) dev).blockDeviceNumber().get();
       numbers.putIfAbsent(r.key, n);
       keysByNumber.putIfAbsent(n, r.key);
-    } else {
-      n = numberFor(r.key, r.major);
+      return n;
     }
-    return new OpenDevice(k, dev, n, null, true);
+    return numberFor(r.key, r.major);
+  }
+
+  private static void closeQuietly(BlockDevice dev) {
+    try {
+      dev.close();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "closing " + dev.name() + " failed", e);
+    }
   }
 
   /** Whether {@code from}'s tables use {@code target}, directly or through other devices. */
-  private static boolean reaches(MappedDevice from, MappedDevice target) {
+  private boolean reaches(MappedDevice from, MappedDevice target) {
     ArrayDeque<MappedDevice> work = new ArrayDeque<>();
     Set<MappedDevice> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     work.add(from);
@@ -629,6 +696,7 @@ public final class DeviceMapper implements Closeable {
       }
       if (seen.add(m)) {
         work.addAll(m.mappedDeps());
+        work.addAll(pendingDeps.getOrDefault(m, List.of()));
       }
     }
     return false;
@@ -772,11 +840,7 @@ public final class DeviceMapper implements Closeable {
     if (od.mapped != null) {
       od.mapped.releaseOpen();
     } else if (od.owned) {
-      try {
-        od.bdev.close();
-      } catch (IOException e) {
-        LOG.log(System.Logger.Level.WARNING, "closing " + od.bdev.name() + " failed", e);
-      }
+      closeQuietly(od.bdev);
     }
   }
 

@@ -340,6 +340,9 @@ public final class IoLimits {
       if (ioMin < physicalBlockSize) {
         ioMin = physicalBlockSize;
       }
+      if (maxDiscardSectors > 0 && discardGranularity < physicalBlockSize) {
+        discardGranularity = physicalBlockSize; // as blk_validate_limits
+      }
       return new IoLimits(this);
     }
 

@@ -1,6 +1,5 @@
 package io.jdm.core;
 
-import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -131,11 +130,13 @@ public final class MappedDevice implements BlockDevice {
     return t != null && t.readOnly;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException if the device has been removed
+   */
   @Override
   public void submit(Bio bio) {
-    if (removed) {
-      throw new IllegalStateException(name + " has been removed");
-    }
     int g = IoCounters.group(bio.op());
     int cell = counters.cell();
     counters.start(cell, g);
@@ -178,15 +179,20 @@ public final class MappedDevice implements BlockDevice {
         reject(bio, cell, g, BlockStatus.IOERR);
         return;
       }
-      int idx = t.find(sector);
-      if (n <= t.pieceLimit(idx, sector)) {
-        mapPiece(t, idx, bio, PIECE);
-      } else {
-        splitAndMap(t, bio);
-      }
+      mapRw(t, bio, sector, n);
       return;
     }
     slowPath(t, bio, g, cell);
+  }
+
+  private void mapRw(Table t, Bio bio, long sector, int n) {
+    int idx = t.find(sector);
+    long limit = t.pieceLimit(idx, sector);
+    if (n <= limit) {
+      mapPiece(t, idx, bio, PIECE);
+    } else {
+      splitAndMap(t, bio, idx, limit);
+    }
   }
 
   private void mapPiece(Table t, int idx, Bio bio, int kind) {
@@ -199,6 +205,8 @@ public final class MappedDevice implements BlockDevice {
     try {
       r = target.map(bio);
     } catch (RuntimeException e) {
+      // A target bug. Assume it threw before handing the bio on (argument checks and the like)
+      // and fail the bio, so that it is not lost and a suspend does not wait for it forever.
       LOG.log(System.Logger.Level.ERROR, name + ": target map failed on " + bio, e);
       bio.setStatus(BlockStatus.IOERR);
       r = MapResult.KILL;
@@ -210,13 +218,13 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
+  /**
+   * Passes a remapped bio down. Nothing is caught here: once handed on, the bio may have completed
+   * (and even been reused by its owner), so an exception from below, such as one thrown by a
+   * completion callback, must not lead to a second completion.
+   */
   private void submitBelow(Bio bio) {
-    try {
-      bio.device().submit(bio);
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.ERROR, name + ": submit to " + bio.device() + " failed", e);
-      bio.complete(BlockStatus.IOERR);
-    }
+    bio.device().submit(bio);
   }
 
   /** {@code KILL} or {@code REQUEUE} from map: complete through our frame, skipping endIo. */
@@ -230,30 +238,40 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
-  private void splitAndMap(Table t, Bio bio) {
+  private void splitAndMap(Table t, Bio bio, int idx, long limit) {
     Bio.Frame acct = bio.pushFrame(owner);
     acct.target = null;
     acct.kind = ACCOUNT;
     acct.startNanos = timing ? ticker.nanoTime() : 0;
     while (true) {
-      long sector = bio.sector();
-      int idx = t.find(sector);
-      long limit = t.pieceLimit(idx, sector);
       if (bio.sectors() <= limit) {
         mapPiece(t, idx, bio, COPY);
         return;
       }
       mapPiece(t, idx, bio.split((int) limit), COPY);
+      long sector = bio.sector();
+      idx = t.find(sector);
+      limit = t.pieceLimit(idx, sector);
     }
   }
 
   private void slowPath(Table t, Bio bio, int g, int cell) {
     switch (bio.op()) {
       case FLUSH:
-        emptyFlush(t, bio);
+        if (!limits.writeCache()) {
+          reject(bio, cell, g, BlockStatus.OK); // no volatile cache anywhere below
+        } else {
+          emptyFlush(t, bio);
+        }
         break;
       case READ:
       case WRITE:
+        if (!limits.writeCache()) {
+          // Nothing to flush ({@code submit_bio_noacct} strips PREFLUSH and FUA then).
+          bio.setFlags(bio.flags() & ~(Bio.PREFLUSH | Bio.FUA));
+          mapRw(t, bio, bio.sector(), bio.sectors());
+          break;
+        }
         // A write with PREFLUSH: an empty flush first, then the data without the flag.
         unstart(cell, g);
         Bio flush = Bio.flush(preflushDone);
@@ -370,6 +388,9 @@ public final class MappedDevice implements BlockDevice {
 
   /** The device is suspended: hold the bio until resume, or fail it as the kernel does. */
   private void blocked(Bio bio) {
+    if (removed) {
+      throw new IllegalStateException(name + " has been removed");
+    }
     if (bio.hasFlag(Bio.NOWAIT)) {
       bio.complete(BlockStatus.AGAIN);
       return;
@@ -380,8 +401,7 @@ public final class MappedDevice implements BlockDevice {
     }
     synchronized (deferred) {
       if (removed) {
-        bio.complete(BlockStatus.IOERR);
-        return;
+        throw new IllegalStateException(name + " has been removed");
       }
       if (ioBlocked != 0) {
         deferred.addLast(bio);
@@ -419,11 +439,7 @@ public final class MappedDevice implements BlockDevice {
       }
       int g = IoCounters.group(bio.op());
       if (bio.status() == BlockStatus.DM_REQUEUE) {
-        if (noflushSuspending) {
-          bio.popFrame();
-          synchronized (deferred) {
-            deferred.addFirst(bio);
-          }
+        if (deferRequeued(bio)) {
           counters.abandon(g);
           wakeSuspender();
           return false;
@@ -438,6 +454,33 @@ public final class MappedDevice implements BlockDevice {
       wakeSuspender();
       return true;
     }
+  }
+
+  /**
+   * A pushed-back bio during a noflush suspend ({@code dm_handle_requeue}): kept for replay after
+   * resume once I/O is held, or reissued at once if the suspend has not blocked I/O yet (the
+   * kernel's requeue work resubmits it then). Decided under the queue lock, so a suspend that gives
+   * up cannot leave the bio behind. Returns false when the bio must fail instead.
+   */
+  private boolean deferRequeued(Bio bio) {
+    synchronized (deferred) {
+      if (!noflushSuspending || removed) {
+        return false;
+      }
+      bio.popFrame();
+      bio.setStatus(BlockStatus.OK);
+      if (ioBlocked != 0) {
+        deferred.addFirst(bio);
+        return true;
+      }
+    }
+    submit(bio);
+    return true;
+  }
+
+  /** Whether new I/O is being held (for tests). */
+  boolean isIoBlocked() {
+    return ioBlocked != 0;
   }
 
   private void wakeSuspender() {
@@ -480,7 +523,7 @@ public final class MappedDevice implements BlockDevice {
       if (lv != null
           && lv.immutableType != null
           && lv.immutableType != t.immutableType
-          && !t.allWildcard) {
+          && !t.hasWildcard) {
         t.destroy();
         throw new TableException(
             0, null, "can't replace immutable target type " + lv.immutableType.name());
@@ -491,6 +534,7 @@ public final class MappedDevice implements BlockDevice {
         old.destroy();
       }
     } finally {
+      dm.loadFinished(this);
       control.unlock();
     }
   }
@@ -551,37 +595,64 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
+  /**
+   * {@code __dm_suspend}: presuspend hooks, hold new I/O, wait for I/O in flight, then (for {@link
+   * SuspendMode#FLUSH}) flush the table's devices, postsuspend hooks. With {@code NOFLUSH},
+   * pushed-back I/O is kept while this runs.
+   */
   private boolean doSuspend(SuspendMode mode, long deadline) {
     Table t = live;
     boolean noflush = mode == SuspendMode.NOFLUSH;
-    if (noflush) {
-      noflushSuspending = true;
+    synchronized (deferred) {
+      noflushSuspending = noflush;
     }
-    if (t != null) {
-      t.presuspend();
-      if (mode == SuspendMode.FLUSH) {
-        try {
-          flush();
-        } catch (IOException | RuntimeException e) {
-          LOG.log(System.Logger.Level.WARNING, name + ": flush before suspend failed", e);
-        }
-      }
-    }
-    ioBlocked = 1;
-    if (!awaitIdle(deadline)) {
-      noflushSuspending = false;
+    boolean done = false;
+    try {
       if (t != null) {
-        t.presuspendUndo();
+        t.presuspend();
       }
-      replayDeferred();
-      return false;
+      ioBlocked = 1;
+      if (!awaitIdle(deadline)) {
+        if (t != null) {
+          t.presuspendUndo();
+        }
+        return false;
+      }
+      if (mode == SuspendMode.FLUSH && t != null && limits.writeCache()) {
+        flushPastTheBlock();
+      }
+      suspended = true;
+      done = true;
+    } finally {
+      synchronized (deferred) {
+        noflushSuspending = false;
+      }
+      if (!done) {
+        replayDeferred(); // undo: reissue what was held, unblock
+      }
     }
-    suspended = true;
-    noflushSuspending = false;
     if (t != null) {
       t.postsuspend();
     }
     return true;
+  }
+
+  /**
+   * Flushes the live table's devices while new I/O is held (jdm's stand-in for the kernel freezing
+   * a file system on the device). A failure is logged and does not stop the suspend.
+   */
+  private void flushPastTheBlock() {
+    SyncIo.Waiter w = new SyncIo.Waiter();
+    Bio f = Bio.flush(w);
+    f.setFlags(Bio.SYNC);
+    int g = IoCounters.FLUSH;
+    int cell = counters.cell();
+    counters.start(cell, g);
+    dispatch(f, g, cell);
+    w.await();
+    if (f.status() != BlockStatus.OK) {
+      LOG.log(System.Logger.Level.WARNING, name + ": flush while suspending failed: " + f.status());
+    }
   }
 
   /** Waits until nothing is in flight, or the deadline ({@link Long#MAX_VALUE}: none) passes. */
@@ -621,6 +692,15 @@ public final class MappedDevice implements BlockDevice {
    *     refused to resume (the device then stays suspended)
    */
   public void resume() {
+    resume(SuspendMode.FLUSH);
+  }
+
+  /**
+   * As {@link #resume()}, suspending with {@code mode} if a table swap needs the device suspended
+   * ({@code dmsetup resume --noflush / --nolockfs}).
+   */
+  public void resume(SuspendMode mode) {
+    Objects.requireNonNull(mode, "mode");
     control.lock();
     Table old = null;
     try {
@@ -628,11 +708,11 @@ public final class MappedDevice implements BlockDevice {
       Table next = inactive;
       if (next != null) {
         if (!suspended) {
-          doSuspend(SuspendMode.FLUSH, Long.MAX_VALUE);
+          doSuspend(mode, Long.MAX_VALUE);
         }
         inactive = null;
         old = live;
-        IoLimits l = !next.hasDataDevices && old != null ? limits : next.limits;
+        IoLimits l = !next.hasDataDevices && old != null ? next.restrict(limits) : next.limits;
         next.bindEvents(this);
         limits = l;
         live = next;
@@ -662,17 +742,19 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
-  /** Reissues held bios in order; new bios keep queueing behind them until the queue is empty. */
+  /**
+   * Unblocks I/O and reissues the held bios in the order they arrived, as the kernel's {@code
+   * dm_queue_flush} + {@code dm_wq_work}: new I/O may run alongside the replay from here on (so a
+   * completion callback that does I/O on this device does not wait behind the replay).
+   */
   private void replayDeferred() {
-    while (true) {
-      Bio b;
-      synchronized (deferred) {
-        b = deferred.pollFirst();
-        if (b == null) {
-          ioBlocked = 0;
-          return;
-        }
-      }
+    List<Bio> held;
+    synchronized (deferred) {
+      held = new ArrayList<>(deferred);
+      deferred.clear();
+      ioBlocked = 0;
+    }
+    for (Bio b : held) {
       int g = IoCounters.group(b.op());
       int cell = counters.cell();
       counters.start(cell, g);
@@ -701,8 +783,26 @@ public final class MappedDevice implements BlockDevice {
 
   /** What {@code dmsetup table} prints (a lone newline when there is no live table). */
   public String table() {
-    Table t = live;
-    return t == null ? "\n" : t.toString();
+    Table t = refLive();
+    if (t == null) {
+      return "\n";
+    }
+    try {
+      return t.toString();
+    } finally {
+      t.unref();
+    }
+  }
+
+  /** The live table with a reference held (so it is not destroyed meanwhile), or null. */
+  private Table refLive() {
+    while (true) {
+      Table t = live;
+      if (t == null || t.ref()) {
+        return t;
+      }
+      Thread.onSpinWait(); // being swapped out: the next read sees its successor
+    }
   }
 
   /** {@code dmsetup table --inactive}. */
@@ -717,8 +817,15 @@ public final class MappedDevice implements BlockDevice {
 
   /** What {@code dmsetup status} prints (a lone newline when there is no live table). */
   public String status() {
-    Table t = live;
-    return t == null ? "\n" : t.status();
+    Table t = refLive();
+    if (t == null) {
+      return "\n";
+    }
+    try {
+      return t.status();
+    } finally {
+      t.unref();
+    }
   }
 
   /** What {@code dmsetup info} reports. */
@@ -776,18 +883,22 @@ public final class MappedDevice implements BlockDevice {
       }
       throw new TargetException("Unsupported message sent to DM core: " + argv[0]);
     }
-    Table t = live;
+    Table t = refLive();
     if (t == null) {
       throw new TargetException("The device has no table.");
     }
-    if (removed) {
-      throw new TargetException(Errno.ENXIO, "device has been removed");
+    try {
+      if (removed) {
+        throw new TargetException(Errno.ENXIO, "device has been removed");
+      }
+      if (sector < 0 || sector >= t.size) {
+        throw new TargetException("Target message sector outside device.");
+      }
+      String reply = t.targets[t.find(sector)].message(argv.clone());
+      return reply == null ? "" : reply;
+    } finally {
+      t.unref();
     }
-    if (sector < 0 || sector >= t.size) {
-      throw new TargetException("Target message sector outside device.");
-    }
-    String reply = t.targets[t.find(sector)].message(argv.clone());
-    return reply == null ? "" : reply;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -842,14 +953,20 @@ public final class MappedDevice implements BlockDevice {
     openCount.incrementAndGet();
   }
 
+  /** An opener went away; removes the device if a deferred remove waits for that. */
   void releaseOpen() {
-    if (openCount.decrementAndGet() == 0 && deferredRemove && !removed) {
+    if (dm.releaseOpener(this)) {
       try {
         dm.removeDeferred(this);
       } catch (DmException e) {
         LOG.log(System.Logger.Level.WARNING, name + ": deferred remove failed", e);
       }
     }
+  }
+
+  /** Called by the device mapper with its lock held: true when a deferred remove is due. */
+  boolean dropOpener() {
+    return openCount.decrementAndGet() == 0 && deferredRemove && !removed;
   }
 
   void markDeferredRemove() {
@@ -972,7 +1089,7 @@ public final class MappedDevice implements BlockDevice {
   /** A handle from {@link #open()}. */
   private static final class Opener implements BlockDevice {
     private final MappedDevice md;
-    private final AtomicInteger closed = new AtomicInteger();
+    private volatile boolean closed;
 
     Opener(MappedDevice md) {
       this.md = md;
@@ -1000,7 +1117,7 @@ public final class MappedDevice implements BlockDevice {
 
     @Override
     public void submit(Bio bio) {
-      if (closed.get() != 0) {
+      if (closed) {
         throw new IllegalStateException(md.name() + ": handle is closed");
       }
       md.submit(bio);
@@ -1008,7 +1125,12 @@ public final class MappedDevice implements BlockDevice {
 
     @Override
     public void close() {
-      if (closed.compareAndSet(0, 1)) {
+      boolean first;
+      synchronized (this) {
+        first = !closed;
+        closed = true;
+      }
+      if (first) {
         md.releaseOpen();
       }
     }

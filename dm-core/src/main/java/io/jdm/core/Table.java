@@ -39,11 +39,18 @@ public final class Table {
   final boolean hasDataDevices;
   private final List<Workqueue> workqueues;
   final TargetType immutableType;
-  final boolean allWildcard;
+  final boolean hasWildcard;
+  private final boolean discardSupported;
+  private final boolean writeZeroesSupported;
+  private final boolean flushNeeded;
+  final long maxSectors;
   private volatile MappedDevice eventSink;
+  private final java.util.concurrent.atomic.AtomicInteger users =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean dying;
   private boolean destroyed;
 
-  private Table(Loader l, IoLimits limits) {
+  private Table(Loader l, IoLimits limits, boolean discard, boolean writeZeroes, boolean flush) {
     int n = l.targets.size();
     this.targets = l.targets.toArray(new Target[0]);
     this.types = l.types.toArray(new TargetType[0]);
@@ -75,11 +82,50 @@ public final class Table {
     this.flushDevices = distinct.keySet().toArray(new BlockDevice[0]);
     this.workqueues = List.copyOf(l.workqueues.values());
     this.immutableType = l.immutableType;
-    boolean wildcard = true;
+    boolean wildcard = false;
     for (TargetType t : types) {
-      wildcard &= t.features().contains(TargetFeature.WILDCARD);
+      wildcard |= t.features().contains(TargetFeature.WILDCARD);
     }
-    this.allWildcard = wildcard;
+    this.hasWildcard = wildcard;
+    this.discardSupported = discard;
+    this.writeZeroesSupported = writeZeroes;
+    this.flushNeeded = flush;
+    this.maxSectors = limits.maxSectors();
+  }
+
+  /**
+   * This table's discard, write-zeroes and flush restrictions applied to limits kept from the table
+   * before it ({@code dm_table_set_restrictions} on retained limits).
+   */
+  IoLimits restrict(IoLimits kept) {
+    IoLimits.Builder b = kept.toBuilder();
+    if (!discardSupported) {
+      b.maxDiscardSectors(0).discardGranularity(0);
+    }
+    if (!writeZeroesSupported) {
+      b.maxWriteZeroesSectors(0);
+    }
+    if (flushNeeded) {
+      b.writeCache(true).fua(true);
+    }
+    return b.build();
+  }
+
+  /**
+   * Takes a reference for a short read of the targets (status, message), so the table is not
+   * destroyed meanwhile. Fails once destruction has begun: the caller reads {@code live} again.
+   */
+  boolean ref() {
+    users.incrementAndGet();
+    if (dying) {
+      users.decrementAndGet();
+      return false;
+    }
+    return true;
+  }
+
+  void unref() {
+    users.decrementAndGet();
   }
 
   /** Number of sectors the table maps. */
@@ -139,16 +185,18 @@ public final class Table {
     return lo;
   }
 
-  /** How many sectors from {@code sector} can go to target {@code idx} in one piece. */
+  /**
+   * How many sectors from {@code sector} can go to target {@code idx} in one piece: up to the
+   * target's end, and for a target with a maximum I/O size, up to the next multiple of it counted
+   * from the target's start and at most the device's {@code max_sectors} ({@code __max_io_len}).
+   */
   long pieceLimit(int idx, long sector) {
     long limit = ends[idx] - sector;
     long g = maxIo[idx];
     if (g != 0) {
       long offset = sector - begins[idx];
       long left = (g & (g - 1)) == 0 ? g - (offset & (g - 1)) : g - offset % g;
-      if (left < limit) {
-        limit = left;
-      }
+      limit = Math.min(limit, Math.min(left, maxSectors));
     }
     return limit;
   }
@@ -227,6 +275,10 @@ public final class Table {
     }
     destroyed = true;
     eventSink = null;
+    dying = true;
+    while (users.get() != 0) {
+      Thread.onSpinWait(); // a status or message call is reading the targets; it is short
+    }
     destroyParts(List.of(targets), workqueues, devices);
   }
 
@@ -274,6 +326,9 @@ public final class Table {
     private final Map<String, Workqueue> workqueues = new LinkedHashMap<>();
     private TargetType immutableType;
     private boolean singleton;
+    private boolean discard;
+    private boolean writeZeroes;
+    private boolean flush;
     private Table table;
     private boolean done;
 
@@ -295,7 +350,7 @@ public final class Table {
         addTarget(spec.lineNumber(i), lines.get(i));
       }
       IoLimits limits = calculateLimits(spec);
-      table = new Table(this, limits);
+      table = new Table(this, limits, discard, writeZeroes, flush);
       done = true;
       return table;
     }
@@ -391,17 +446,18 @@ public final class Table {
         for (DeviceArea a : areas) {
           ti.stack(a.dev().bdev().limits());
         }
+        // the cross-target alignment check uses the devices' block size, before hints
+        targetLbs[i] = ti.logicalBlockSize();
         t.ioHints(ti);
         for (DeviceArea a : areas) {
           checkArea(lineNo, type, a, ti.logicalBlockSize());
         }
-        targetLbs[i] = ti.logicalBlockSize();
         table.stack(ti.build());
       }
       checkBlockAlignment(spec, table.logicalBlockSize(), targetLbs);
-      boolean discard = true;
-      boolean writeZeroes = true;
-      boolean flush = false;
+      discard = true;
+      writeZeroes = true;
+      flush = false;
       for (Target t : targets) {
         List<DeviceArea> areas = t.devices();
         if (t.numDiscardBios() == 0) {

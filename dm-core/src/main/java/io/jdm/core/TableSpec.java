@@ -11,7 +11,7 @@ import java.util.Objects;
  *
  * <p>Syntax (lvm2's {@code _parse_line} in {@code dmsetup.c}): one target per line, {@code <start>
  * <length> <target_type> <params...>}, sectors in decimal; leading and trailing blanks are ignored;
- * empty lines and lines starting with {@code #} are skipped; a {@code #} later in a line starts a
+ * empty lines and lines starting with {@code #} are skipped; a {@code #} in the parameters starts a
  * comment. Within the parameters a backslash escapes the next character (so {@code a\ b} is one
  * argument), as the kernel's {@code dm_split_args}.
  *
@@ -68,10 +68,6 @@ public final class TableSpec {
       if (s.isEmpty() || s.charAt(0) == '#') {
         continue;
       }
-      int hash = s.indexOf('#');
-      if (hash >= 0) {
-        s = s.substring(0, hash).strip();
-      }
       int p = 0;
       int e = nextBlank(s, p);
       String startText = s.substring(p, e);
@@ -101,7 +97,12 @@ public final class TableSpec {
                 + MAX_TYPE_NAME
                 + " characters)");
       }
+      // as dmsetup: a '#' starts a comment only in the parameters
       String params = s.substring(skipBlanks(s, e));
+      int hash = params.indexOf('#');
+      if (hash >= 0) {
+        params = params.substring(0, hash).strip();
+      }
       lines.add(new Line(start, length, type, params));
       numbers.add(lineNo);
     }

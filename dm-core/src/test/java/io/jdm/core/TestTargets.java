@@ -64,6 +64,8 @@ final class TestTargets {
     volatile boolean hold;
     volatile boolean requeueOnEnd;
     volatile boolean refusePreresume;
+    volatile boolean releaseOnPresuspend;
+    final AtomicInteger requeueOnce = new AtomicInteger();
     final AtomicInteger maps = new AtomicInteger();
     volatile CountDownLatch presuspended = new CountDownLatch(1);
 
@@ -88,7 +90,10 @@ final class TestTargets {
 
               @Override
               public EndIoResult endIo(Bio bio, BlockStatus status) {
-                return requeueOnEnd ? EndIoResult.REQUEUE : EndIoResult.DONE;
+                if (requeueOnEnd || requeueOnce.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                  return EndIoResult.REQUEUE;
+                }
+                return EndIoResult.DONE;
               }
 
               @Override
@@ -102,6 +107,10 @@ final class TestTargets {
               @Override
               public void presuspend() {
                 presuspended.countDown();
+                if (releaseOnPresuspend) {
+                  hold = false;
+                  release();
+                }
               }
 
               @Override
