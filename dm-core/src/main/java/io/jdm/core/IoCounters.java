@@ -2,20 +2,31 @@ package io.jdm.core;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Per-thread-striped I/O counters of one mapped device: the in-flight count that suspend waits on
- * and the statistics, as the kernel's per-CPU {@code pending_io} and {@code disk_stats}.
+ * The I/O counters of one mapped device: the in-flight count that suspend waits on, and the
+ * statistics. The kernel keeps these per CPU and updates them without atomic instructions; jdm
+ * keeps them per thread for the same reason.
  *
- * <p>Each thread adds to the cell its id hashes to, so submitters on different threads do not
- * contend on one cache line; cells are 256 bytes apart. Updates are atomic, so sharing a cell is
- * only slower, never wrong.
+ * <p>Each thread that does I/O on the device gets its own {@link Cell}, which only that thread
+ * writes, with plain (opaque or release) stores; readers sum every cell. On a bio's way down the
+ * admitting thread adds to {@code started} and then issues one full fence before reading the
+ * device's "I/O blocked" flag (the one ordering the suspend handshake needs: Dekker's, with the
+ * suspender writing the flag and then summing). On the way up the completing thread adds to {@code
+ * done} and the statistics with release stores and no fence; a suspender that misses that store
+ * re-reads after a short park, so nothing waits forever.
  *
- * <p>In-flight is {@code sum(started) - sum(done)}. A submitter that must back out (the device was
- * blocked) subtracts from {@code started} in the cell it added to, so a sum taken while I/O is
- * blocked never counts such a pair as negative; {@link #inFlight()} reads each cell's {@code done}
- * before its {@code started}, so it can only over-count. Reading zero therefore proves that every
- * I/O that got past the block check has finished.
+ * <p>In-flight is {@code sum(started) - sum(done)}. A submitter that backs out (the device was
+ * blocked) takes its start back in its own cell, so a sum taken while I/O is held never counts such
+ * a pair as negative; {@link #inFlight()} reads each cell's {@code done} before its {@code
+ * started}, so it can only over-count. Reading zero therefore proves that every I/O that got past
+ * the block check has finished.
+ *
+ * <p>Cells of threads that have ended are folded into a retired total when the device sums its
+ * counters, and swept when new cells are added, so short-lived threads do not pile up.
  */
 final class IoCounters {
   static final int READ = 0;
@@ -28,8 +39,10 @@ final class IoCounters {
   private static final int SECTORS = 8;
   private static final int NANOS = 12;
   private static final int ABANDONED = 16;
-  private static final int STRIDE = 32;
-  private static final int PAD = 16;
+  private static final int FIELDS = 20;
+
+  /** Padding around a cell's counters so two threads' cells never share a cache line. */
+  private static final int PAD = 8;
 
   private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
@@ -43,78 +56,130 @@ final class IoCounters {
     GROUP[Bio.Op.FLUSH.ordinal()] = FLUSH;
   }
 
-  private final long[] cells;
-  private final int mask;
+  /** One thread's counters. Written only by {@link #owner}. */
+  static final class Cell {
+    final Thread owner = Thread.currentThread();
+    final long[] v = new long[FIELDS + 2 * PAD];
 
-  IoCounters() {
-    int n =
-        Integer.highestOneBit(Math.max(1, Runtime.getRuntime().availableProcessors()) * 4 - 1) << 1;
-    n = Math.min(Math.max(n, 4), 256);
-    this.mask = n - 1;
-    this.cells = new long[n * STRIDE + 2 * PAD];
+    private void add(int field, long delta) {
+      int i = PAD + field;
+      LONGS.setRelease(v, i, v[i] + delta);
+    }
+
+    private long get(int field) {
+      return (long) LONGS.getAcquire(v, PAD + field);
+    }
   }
+
+  private final ThreadLocal<Cell> local = ThreadLocal.withInitial(this::register);
+  private final List<Cell> cells = new CopyOnWriteArrayList<>();
+  private final long[] retired = new long[FIELDS]; // guarded by this
+  private int sweepAt = 64; // guarded by this
 
   static int group(Bio.Op op) {
     return GROUP[op.ordinal()];
   }
 
-  /** The calling thread's cell (an index into the counter array). */
-  @SuppressWarnings("deprecation") // Thread.getId: threadId() needs Java 19
-  int cell() {
-    return PAD + ((int) Thread.currentThread().getId() & mask) * STRIDE;
+  /** The calling thread's cell. */
+  Cell cell() {
+    return local.get();
   }
 
-  void start(int cell, int group) {
-    LONGS.getAndAdd(cells, cell + STARTED + group, 1L);
+  /** {@code c} if the calling thread owns it (the common case: completion inline), else its own. */
+  Cell cell(Cell c) {
+    return c != null && c.owner == Thread.currentThread() ? c : local.get();
   }
 
-  void unstart(int cell, int group) {
-    LONGS.getAndAdd(cells, cell + STARTED + group, -1L);
+  private synchronized Cell register() {
+    Cell c = new Cell();
+    cells.add(c);
+    if (cells.size() >= sweepAt) {
+      retireDeadCells();
+      sweepAt = Math.max(64, cells.size() * 2);
+    }
+    return c;
   }
 
-  /** An I/O finished without being counted in the statistics (killed, requeued). */
-  void abandon(int group) {
-    int c = cell();
-    LONGS.getAndAdd(cells, c + ABANDONED + group, 1L);
-    LONGS.getAndAdd(cells, c + DONE + group, 1L);
+  /** Folds the cells of threads that have ended into {@link #retired}. */
+  private synchronized void retireDeadCells() {
+    List<Cell> dead = new ArrayList<>();
+    for (Cell c : cells) {
+      if (!c.owner.isAlive()) {
+        dead.add(c);
+      }
+    }
+    for (Cell c : dead) {
+      for (int f = 0; f < FIELDS; f++) {
+        retired[f] += c.get(f);
+      }
+    }
+    cells.removeAll(dead);
+  }
+
+  /**
+   * Counts an I/O as started by the calling thread, then fences so that the caller's next read (of
+   * the device's blocked flag) cannot be ordered before this store.
+   */
+  void start(Cell c, int group) {
+    c.add(STARTED + group, 1);
+    VarHandle.fullFence();
+  }
+
+  /** Takes back a start made by the calling thread in {@code c}. */
+  void unstart(Cell c, int group) {
+    c.add(STARTED + group, -1);
+  }
+
+  /** An I/O finished without being counted in the statistics (killed, pushed back). */
+  void abandon(Cell admitted, int group) {
+    Cell c = cell(admitted);
+    c.add(ABANDONED + group, 1);
+    c.add(DONE + group, 1);
   }
 
   /** An I/O finished: in-flight down, statistics up. */
-  void done(int group, long sectors, long nanos) {
-    int c = cell();
-    LONGS.getAndAdd(cells, c + DONE + group, 1L);
-    if (sectors != 0) {
-      LONGS.getAndAdd(cells, c + SECTORS + group, sectors);
-    }
+  void done(Cell admitted, int group, long sectors, long nanos) {
+    Cell c = cell(admitted);
+    c.add(SECTORS + group, sectors);
     if (nanos != 0) {
-      LONGS.getAndAdd(cells, c + NANOS + group, nanos);
+      c.add(NANOS + group, nanos);
     }
+    c.add(DONE + group, 1); // last: a suspender that sees it sees the rest
   }
 
-  long inFlight() {
+  /**
+   * Started minus done, over every cell. Holds the lock so that a dead thread's cell is never
+   * counted twice or missed while it is being folded into the retired total.
+   */
+  synchronized long inFlight() {
     long done = 0;
     long started = 0;
-    for (int c = PAD; c < cells.length - PAD; c += STRIDE) {
+    for (int g = 0; g < 4; g++) {
+      done += retired[DONE + g];
+      started += retired[STARTED + g];
+    }
+    for (Cell c : cells) {
       for (int g = 0; g < 4; g++) {
-        done += (long) LONGS.getVolatile(cells, c + DONE + g);
+        done += c.get(DONE + g);
       }
       for (int g = 0; g < 4; g++) {
-        started += (long) LONGS.getVolatile(cells, c + STARTED + g);
+        started += c.get(STARTED + g);
       }
     }
     return started - done;
   }
 
-  private long sum(int field) {
-    long s = 0;
-    for (int c = PAD; c < cells.length - PAD; c += STRIDE) {
-      s += (long) LONGS.getVolatile(cells, c + field);
+  private synchronized long sum(int field) {
+    long s = retired[field];
+    for (Cell c : cells) {
+      s += c.get(field);
     }
     return s;
   }
 
   /** A snapshot of the statistics. */
   IoStats snapshot() {
+    retireDeadCells();
     long inFlight = Math.max(0, inFlight());
     long rt = sum(NANOS + READ) / 1_000_000;
     long wt = sum(NANOS + WRITE) / 1_000_000;

@@ -1,5 +1,6 @@
 package io.jdm.core;
 
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -51,6 +52,9 @@ public final class MappedDevice implements BlockDevice {
 
   /** Set on a frame whose target refused the bio in map: its endIo is not called. */
   private static final int REFUSED = 4;
+
+  /** Set on a frame whose target has no endIo of its own: nothing to call. */
+  private static final int NO_ENDIO = 8;
 
   /** The kernel's default read-ahead for dm devices, in sectors. */
   private static final int READ_AHEAD = 256;
@@ -138,7 +142,7 @@ public final class MappedDevice implements BlockDevice {
   @Override
   public void submit(Bio bio) {
     int g = IoCounters.group(bio.op());
-    int cell = counters.cell();
+    IoCounters.Cell cell = counters.cell();
     counters.start(cell, g);
     if (ioBlocked != 0) {
       unstart(cell, g);
@@ -152,13 +156,13 @@ public final class MappedDevice implements BlockDevice {
    * Takes back a start that will not be dispatched. A suspend summing the counters may have seen
    * the start and be waiting for it, so wake it.
    */
-  private void unstart(int cell, int g) {
+  private void unstart(IoCounters.Cell cell, int g) {
     counters.unstart(cell, g);
     wakeSuspender();
   }
 
   /** Routes a counted bio. */
-  private void dispatch(Bio bio, int g, int cell) {
+  private void dispatch(Bio bio, int g, IoCounters.Cell cell) {
     Table t = live;
     Bio.Op op = bio.op();
     long sector = bio.sector();
@@ -179,27 +183,28 @@ public final class MappedDevice implements BlockDevice {
         reject(bio, cell, g, BlockStatus.IOERR);
         return;
       }
-      mapRw(t, bio, sector, n);
+      mapRw(t, bio, sector, n, cell);
       return;
     }
     slowPath(t, bio, g, cell);
   }
 
-  private void mapRw(Table t, Bio bio, long sector, int n) {
+  private void mapRw(Table t, Bio bio, long sector, int n, IoCounters.Cell cell) {
     int idx = t.find(sector);
     long limit = t.pieceLimit(idx, sector);
     if (n <= limit) {
-      mapPiece(t, idx, bio, PIECE);
+      mapPiece(t, idx, bio, PIECE, cell);
     } else {
-      splitAndMap(t, bio, idx, limit);
+      splitAndMap(t, bio, idx, limit, cell);
     }
   }
 
-  private void mapPiece(Table t, int idx, Bio bio, int kind) {
+  private void mapPiece(Table t, int idx, Bio bio, int kind, IoCounters.Cell cell) {
     Target target = t.targets[idx];
     Bio.Frame f = bio.pushFrame(owner);
     f.target = target;
-    f.kind = kind;
+    f.kind = t.hasEndIo[idx] ? kind : kind | NO_ENDIO;
+    f.ownerData = cell;
     f.startNanos = timing ? ticker.nanoTime() : 0;
     MapResult r;
     try {
@@ -238,30 +243,31 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
-  private void splitAndMap(Table t, Bio bio, int idx, long limit) {
+  private void splitAndMap(Table t, Bio bio, int idx, long limit, IoCounters.Cell cell) {
     Bio.Frame acct = bio.pushFrame(owner);
     acct.target = null;
     acct.kind = ACCOUNT;
+    acct.ownerData = cell;
     acct.startNanos = timing ? ticker.nanoTime() : 0;
     while (true) {
       if (bio.sectors() <= limit) {
-        mapPiece(t, idx, bio, COPY);
+        mapPiece(t, idx, bio, COPY, null);
         return;
       }
-      mapPiece(t, idx, bio.split((int) limit), COPY);
+      mapPiece(t, idx, bio.split((int) limit), COPY, null);
       long sector = bio.sector();
       idx = t.find(sector);
       limit = t.pieceLimit(idx, sector);
     }
   }
 
-  private void slowPath(Table t, Bio bio, int g, int cell) {
+  private void slowPath(Table t, Bio bio, int g, IoCounters.Cell cell) {
     switch (bio.op()) {
       case FLUSH:
         if (!limits.writeCache()) {
           reject(bio, cell, g, BlockStatus.OK); // no volatile cache anywhere below
         } else {
-          emptyFlush(t, bio);
+          emptyFlush(t, bio, cell);
         }
         break;
       case READ:
@@ -269,7 +275,7 @@ public final class MappedDevice implements BlockDevice {
         if (!limits.writeCache()) {
           // Nothing to flush ({@code submit_bio_noacct} strips PREFLUSH and FUA then).
           bio.setFlags(bio.flags() & ~(Bio.PREFLUSH | Bio.FUA));
-          mapRw(t, bio, bio.sector(), bio.sectors());
+          mapRw(t, bio, bio.sector(), bio.sectors(), cell);
           break;
         }
         // A write with PREFLUSH: an empty flush first, then the data without the flag.
@@ -307,10 +313,11 @@ public final class MappedDevice implements BlockDevice {
    * when every target lets flushes bypass map (linear, striped), one copy goes straight to each
    * distinct underlying device instead.
    */
-  private void emptyFlush(Table t, Bio bio) {
+  private void emptyFlush(Table t, Bio bio, IoCounters.Cell cell) {
     Bio.Frame acct = bio.pushFrame(owner);
     acct.target = null;
     acct.kind = ACCOUNT;
+    acct.ownerData = cell;
     acct.startNanos = timing ? ticker.nanoTime() : 0;
     if (t.flushBypassesMap) {
       for (BlockDevice d : t.flushDevices) {
@@ -322,7 +329,7 @@ public final class MappedDevice implements BlockDevice {
       for (int i = 0; i < t.targets.length; i++) {
         int copies = t.targets[i].numFlushBios();
         for (int j = 0; j < copies; j++) {
-          mapPiece(t, i, bio.chainedCopy(0, 0, j), COPY);
+          mapPiece(t, i, bio.chainedCopy(0, 0, j), COPY, null);
         }
       }
     }
@@ -334,7 +341,7 @@ public final class MappedDevice implements BlockDevice {
    * target as the number of copies it asked for. Refused with {@link BlockStatus#NOTSUPP} before
    * anything is sent if the device or any target in the range does not support the operation.
    */
-  private void rangeOp(Table t, Bio bio, int g, int cell) {
+  private void rangeOp(Table t, Bio bio, int g, IoCounters.Cell cell) {
     Bio.Op op = bio.op();
     if (t.readOnly) {
       reject(bio, cell, g, BlockStatus.IOERR);
@@ -364,13 +371,14 @@ public final class MappedDevice implements BlockDevice {
     Bio.Frame acct = bio.pushFrame(owner);
     acct.target = null;
     acct.kind = ACCOUNT;
+    acct.ownerData = cell;
     acct.startNanos = timing ? ticker.nanoTime() : 0;
     while (sector < end) {
       int idx = t.find(sector);
       long pieceEnd = Math.min(Math.min(end, t.ends[idx]), sector + max);
       int copies = copies(t.targets[idx], op);
       for (int j = 0; j < copies; j++) {
-        mapPiece(t, idx, bio.chainedCopy(sector, (int) (pieceEnd - sector), j), COPY);
+        mapPiece(t, idx, bio.chainedCopy(sector, (int) (pieceEnd - sector), j), COPY, null);
       }
       sector = pieceEnd;
     }
@@ -381,7 +389,7 @@ public final class MappedDevice implements BlockDevice {
     return op == Bio.Op.DISCARD ? t.numDiscardBios() : t.numWriteZeroesBios();
   }
 
-  private void reject(Bio bio, int cell, int g, BlockStatus status) {
+  private void reject(Bio bio, IoCounters.Cell cell, int g, BlockStatus status) {
     unstart(cell, g);
     bio.complete(status);
   }
@@ -417,7 +425,7 @@ public final class MappedDevice implements BlockDevice {
     public boolean endIo(Bio bio, Bio.Frame f) {
       int kind = f.kind;
       Target target = f.target;
-      if (target != null && (kind & REFUSED) == 0) {
+      if (target != null && (kind & (REFUSED | NO_ENDIO)) == 0) {
         EndIoResult r;
         try {
           r = target.endIo(bio, bio.status());
@@ -438,18 +446,20 @@ public final class MappedDevice implements BlockDevice {
         return true; // the parent accounts for the whole bio
       }
       int g = IoCounters.group(bio.op());
+      IoCounters.Cell cell = (IoCounters.Cell) f.ownerData;
       if (bio.status() == BlockStatus.DM_REQUEUE) {
         if (deferRequeued(bio)) {
-          counters.abandon(g);
+          counters.abandon(cell, g);
           wakeSuspender();
           return false;
         }
         bio.setStatus(BlockStatus.IOERR);
       }
       if ((kind & REFUSED) != 0 && k == PIECE) {
-        counters.abandon(g);
+        counters.abandon(cell, g);
       } else {
-        counters.done(g, f.sectors, timing ? Math.max(1, ticker.nanoTime() - f.startNanos) : 0);
+        counters.done(
+            cell, g, f.sectors, timing ? Math.max(1, ticker.nanoTime() - f.startNanos) : 0);
       }
       wakeSuspender();
       return true;
@@ -646,7 +656,7 @@ public final class MappedDevice implements BlockDevice {
     Bio f = Bio.flush(w);
     f.setFlags(Bio.SYNC);
     int g = IoCounters.FLUSH;
-    int cell = counters.cell();
+    IoCounters.Cell cell = counters.cell();
     counters.start(cell, g);
     dispatch(f, g, cell);
     w.await();
@@ -655,21 +665,29 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
-  /** Waits until nothing is in flight, or the deadline ({@link Long#MAX_VALUE}: none) passes. */
+  /**
+   * Waits until nothing is in flight, or the deadline ({@link Long#MAX_VALUE}: none) passes.
+   * Completions wake the waiter, but they publish their count without a full fence (see {@link
+   * IoCounters}), so the waiter also looks again after a short park; that costs a suspend at most a
+   * millisecond, never correctness.
+   */
   private boolean awaitIdle(long deadline) {
     suspendWaiter = Thread.currentThread();
+    VarHandle.fullFence(); // the flag and the waiter are set before the first count
     boolean interrupted = false;
+    long park = TimeUnit.MICROSECONDS.toNanos(20);
     try {
       while (counters.inFlight() != 0) {
-        if (deadline == Long.MAX_VALUE) {
-          LockSupport.park(this);
-        } else {
+        long wait = park;
+        if (deadline != Long.MAX_VALUE) {
           long left = deadline - System.nanoTime();
           if (left <= 0) {
             return false;
           }
-          LockSupport.parkNanos(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+          wait = Math.min(wait, left);
         }
+        LockSupport.parkNanos(this, wait);
+        park = Math.min(park * 2, TimeUnit.MILLISECONDS.toNanos(1));
         if (Thread.interrupted()) {
           interrupted = true;
         }
@@ -756,7 +774,7 @@ public final class MappedDevice implements BlockDevice {
     }
     for (Bio b : held) {
       int g = IoCounters.group(b.op());
-      int cell = counters.cell();
+      IoCounters.Cell cell = counters.cell();
       counters.start(cell, g);
       dispatch(b, g, cell);
     }

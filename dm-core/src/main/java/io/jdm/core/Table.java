@@ -28,6 +28,10 @@ public final class Table {
   final long[] begins;
   final long[] ends;
   final long[] maxIo;
+
+  /** Whether each target overrides {@link Target#endIo} (the kernel checks {@code end_io}). */
+  final boolean[] hasEndIo;
+
   final long size;
   final long lbsMask;
   private final TargetType[] types;
@@ -57,10 +61,12 @@ public final class Table {
     this.begins = new long[n];
     this.ends = new long[n];
     this.maxIo = new long[n];
+    this.hasEndIo = new boolean[n];
     for (int i = 0; i < n; i++) {
       begins[i] = l.begins.get(i);
       ends[i] = l.ends.get(i);
       maxIo[i] = targets[i].maxIoSectors();
+      hasEndIo[i] = overridesEndIo(targets[i]);
     }
     this.size = n == 0 ? 0 : ends[n - 1];
     this.limits = limits;
@@ -126,6 +132,15 @@ public final class Table {
 
   void unref() {
     users.decrementAndGet();
+  }
+
+  private static boolean overridesEndIo(Target t) {
+    try {
+      return t.getClass().getMethod("endIo", Bio.class, BlockStatus.class).getDeclaringClass()
+          != Target.class;
+    } catch (NoSuchMethodException e) {
+      return true;
+    }
   }
 
   /** Number of sectors the table maps. */

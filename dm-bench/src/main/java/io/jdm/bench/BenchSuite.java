@@ -1,0 +1,231 @@
+package io.jdm.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.openjdk.jmh.infra.BenchmarkParams;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs the benchmarks and prints a Markdown table: benchmark, parameters, score and error,
+ * allocation per operation, the goal, and the comparison with the baseline measured in the same
+ * run.
+ *
+ * <p>Usage: {@code java -cp dm-bench.jar io.jdm.bench.BenchSuite [--smoke] [--out DIR] [regex]}.
+ * The full run (2 forks, 3 warm-up and 4 measured one-second iterations, {@code -prof gc}) fits in
+ * about a quarter of an hour on two cores; {@code --smoke} runs every benchmark once, briefly, in
+ * this JVM, to prove they still work.
+ */
+public final class BenchSuite {
+  private BenchSuite() {}
+
+  public static void main(String[] args) throws RunnerException, IOException {
+    boolean smoke = false;
+    Path out = Path.of("dm-bench", "results");
+    String include = "io\\.jdm\\.bench\\..*Benchmark.*";
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--smoke":
+          smoke = true;
+          break;
+        case "--out":
+          out = Path.of(args[++i]);
+          break;
+        default:
+          include = args[i];
+      }
+    }
+    Collection<RunResult> results = run(include, smoke, out);
+    String report = report(results);
+    System.out.println(report);
+    Files.writeString(out.resolve("report.md"), report, StandardCharsets.UTF_8);
+  }
+
+  /** Runs the benchmarks matching {@code include}; writes JMH's JSON to {@code out/jmh.json}. */
+  public static Collection<RunResult> run(String include, boolean smoke, Path out)
+      throws RunnerException, IOException {
+    Files.createDirectories(out);
+    ChainedOptionsBuilder o =
+        new OptionsBuilder()
+            .include(include)
+            .result(out.resolve("jmh.json").toString())
+            .resultFormat(ResultFormatType.JSON);
+    if (smoke) {
+      o.forks(0)
+          .warmupIterations(0)
+          .measurementIterations(1)
+          .measurementTime(TimeValue.milliseconds(50))
+          .param("deviceBytes", Long.toString(8L << 20))
+          .shouldFailOnError(true);
+    } else {
+      o.forks(2)
+          .warmupIterations(3)
+          .warmupTime(TimeValue.seconds(1))
+          .measurementIterations(4)
+          .measurementTime(TimeValue.seconds(1))
+          .addProfiler(GCProfiler.class)
+          .shouldFailOnError(true);
+    }
+    return new Runner(o.build()).run();
+  }
+
+  /** One row of the report. */
+  private record Row(
+      String benchmark,
+      Map<String, String> params,
+      double score,
+      double error,
+      String unit,
+      double bytesPerOp) {
+    String key(String... without) {
+      Map<String, String> p = new TreeMap<>(params);
+      for (String w : without) {
+        p.remove(w);
+      }
+      return benchmark + p;
+    }
+  }
+
+  static String report(Collection<RunResult> results) {
+    List<Row> rows = new ArrayList<>();
+    for (RunResult r : results) {
+      BenchmarkParams bp = r.getParams();
+      Map<String, String> params = new LinkedHashMap<>();
+      for (String k : bp.getParamsKeys()) {
+        if (!k.equals("deviceBytes")) {
+          params.put(k, bp.getParam(k));
+        }
+      }
+      Result<?> primary = r.getPrimaryResult();
+      double alloc = Double.NaN;
+      for (Map.Entry<String, ? extends Result<?>> e : secondary(r).entrySet()) {
+        if (e.getKey().endsWith("gc.alloc.rate.norm")) {
+          alloc = e.getValue().getScore();
+        }
+      }
+      String name =
+          bp.getBenchmark()
+              .substring(
+                  bp.getBenchmark().lastIndexOf('.', bp.getBenchmark().lastIndexOf('.') - 1) + 1);
+      rows.add(
+          new Row(
+              name,
+              params,
+              primary.getScore(),
+              primary.getScoreError(),
+              primary.getScoreUnit(),
+              alloc));
+    }
+    StringBuilder sb = new StringBuilder();
+    sb.append(
+        "| benchmark | params | score ± error | unit | B/op | goal | vs baseline | goal met |\n");
+    sb.append("|---|---|---|---|---|---|---|---|\n");
+    for (Row row : rows) {
+      String[] goal = goal(row, rows);
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %.2f ± %.2f | %s | %s | %s | %s | %s |%n",
+              row.benchmark(),
+              row.params().toString().replaceAll("[{}]", ""),
+              row.score(),
+              Double.isNaN(row.error()) ? 0 : row.error(),
+              row.unit(),
+              Double.isNaN(row.bytesPerOp())
+                  ? "-"
+                  : String.format(Locale.ROOT, "%.1f", row.bytesPerOp()),
+              goal[0],
+              goal[1],
+              goal[2]));
+    }
+    return sb.toString().replace("\r\n", "\n");
+  }
+
+  /** The goal text, the comparison with the baseline, and whether the goal is met. */
+  private static String[] goal(Row row, List<Row> rows) {
+    String b = row.benchmark();
+    if (b.equals("TableLookupBenchmark.find")) {
+      Row base = find(rows, "TableLookupBenchmark.binarySearchBaseline", row.params());
+      String vs = base == null ? "-" : ratio(row.score() / base.score()) + " of binarySearch";
+      if (row.params().get("entries").equals("65536")) {
+        return new String[] {"≤ 15 ns, 0 B", vs, met(row.score() <= 15 && zero(row))};
+      }
+      return new String[] {"-", vs, "-"};
+    }
+    if (b.equals("MapPathBenchmark.submit") && !row.params().get("path").equals("null")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "null");
+      Row base = find(rows, b, p);
+      double limit = row.params().get("path").equals("linear") ? 25 : 60;
+      if (base == null) {
+        return new String[] {"≤ +" + (int) limit + " ns, 0 B", "-", "-"};
+      }
+      double over = row.score() - base.score();
+      return new String[] {
+        "≤ +" + (int) limit + " ns, 0 B",
+        String.format(Locale.ROOT, "%+.1f ns over null", over),
+        met(over <= limit && zero(row))
+      };
+    }
+    if (b.equals("ThroughputBenchmark.io") && !row.params().get("path").equals("bare")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "bare");
+      Row base = find(rows, b, p);
+      if (base == null) {
+        return new String[] {"≥ 0.95x bare", "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {"≥ 0.95x bare", ratio(rate) + " of bare rate", met(rate >= 0.95)};
+    }
+    return new String[] {"-", "-", "-"};
+  }
+
+  @SuppressWarnings({"rawtypes", "unchecked"}) // JMH declares Map<String, Result> (raw)
+  private static Map<String, ? extends Result<?>> secondary(RunResult r) {
+    Map raw = r.getSecondaryResults();
+    return raw;
+  }
+
+  private static boolean zero(Row row) {
+    return Double.isNaN(row.bytesPerOp()) || row.bytesPerOp() < 1;
+  }
+
+  private static String ratio(double r) {
+    return String.format(Locale.ROOT, "%.2fx", r);
+  }
+
+  private static String met(boolean ok) {
+    return ok ? "yes" : "**no**";
+  }
+
+  private static Row find(List<Row> rows, String benchmark, Map<String, String> params) {
+    for (Row r : rows) {
+      if (r.benchmark().equals(benchmark) && r.params().equals(params)) {
+        return r;
+      }
+    }
+    return null;
+  }
+
+  /** For tests: the report as text. */
+  static void print(Collection<RunResult> results, PrintStream out) {
+    out.println(report(results));
+  }
+}

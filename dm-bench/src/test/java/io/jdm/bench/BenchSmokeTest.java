@@ -1,0 +1,31 @@
+package io.jdm.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.Collection;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openjdk.jmh.results.RunResult;
+
+/**
+ * Runs every benchmark once, briefly, in this JVM, so a benchmark that no longer works fails the
+ * build. No time is asserted: the figures of a 50 ms run on a busy machine mean nothing.
+ */
+class BenchSmokeTest {
+  @TempDir Path out;
+
+  @Test
+  void everyBenchmarkRunsAndReports() throws Exception {
+    Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume configurations
+    assertThat(results).hasSize(48);
+    String report = BenchSuite.report(results);
+    assertThat(report)
+        .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
+        .contains("| TableLookupBenchmark.find | entries=65536, pattern=random |")
+        .contains("ThroughputBenchmark.io")
+        .contains("SuspendResumeBenchmark.underLoad");
+    assertThat(out.resolve("jmh.json")).exists();
+  }
+}
