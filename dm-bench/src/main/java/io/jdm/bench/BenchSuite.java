@@ -142,11 +142,11 @@ public final class BenchSuite {
       sb.append(
           String.format(
               Locale.ROOT,
-              "| %s | %s | %.2f ± %.2f | %s | %s | %s | %s | %s |%n",
+              "| %s | %s | %s ± %s | %s | %s | %s | %s | %s |%n",
               row.benchmark(),
               row.params().toString().replaceAll("[{}]", ""),
-              row.score(),
-              Double.isNaN(row.error()) ? 0 : row.error(),
+              digits(row.score()),
+              digits(Double.isNaN(row.error()) ? 0 : row.error()),
               row.unit(),
               Double.isNaN(row.bytesPerOp())
                   ? "-"
@@ -201,6 +201,19 @@ public final class BenchSuite {
   private static Map<String, ? extends Result<?>> secondary(RunResult r) {
     Map raw = r.getSecondaryResults();
     return raw;
+  }
+
+  /** Four significant digits, without exponent notation. */
+  static String digits(double v) {
+    if (v == 0) {
+      return "0";
+    }
+    if (Double.isNaN(v) || Double.isInfinite(v)) {
+      return String.valueOf(v);
+    }
+    java.math.BigDecimal d =
+        new java.math.BigDecimal(v).round(new java.math.MathContext(4)).stripTrailingZeros();
+    return d.scale() < 0 ? d.setScale(0).toPlainString() : d.toPlainString();
   }
 
   private static boolean zero(Row row) {

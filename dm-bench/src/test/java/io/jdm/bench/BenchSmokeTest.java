@@ -28,4 +28,12 @@ class BenchSmokeTest {
         .contains("SuspendResumeBenchmark.underLoad");
     assertThat(out.resolve("jmh.json")).exists();
   }
+
+  @Test
+  void scoresKeepFourSignificantDigits() {
+    assertThat(BenchSuite.digits(0.1134567)).isEqualTo("0.1135");
+    assertThat(BenchSuite.digits(51234.5)).isEqualTo("51230");
+    assertThat(BenchSuite.digits(8.0)).isEqualTo("8");
+    assertThat(BenchSuite.digits(0)).isEqualTo("0");
+  }
 }

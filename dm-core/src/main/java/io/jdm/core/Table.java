@@ -14,9 +14,9 @@ import java.util.Set;
  * {@link MappedDevice#load(String)}); immutable afterwards, and swapped in whole by {@link
  * MappedDevice#resume()}.
  *
- * <p>{@link #find(long)} is the lookup on every bio: a branch-light binary search over a {@code
- * long[]} of target end sectors that touches no other object and allocates nothing (the kernel
- * walks a B-tree of the same keys).
+ * <p>{@link #find(long)} is the lookup on every bio: a bucket directory over the target end
+ * sectors, then a binary search of the (usually one or two) candidates; it touches two arrays and
+ * allocates nothing (the kernel walks a B-tree of the same keys).
  *
  * <p>{@link #toString()} is the table as {@code dmsetup table} prints it, each target's arguments
  * in the target's canonical form; {@link #status()} is {@code dmsetup status}.
@@ -27,6 +27,7 @@ public final class Table {
   final Target[] targets;
   final long[] begins;
   final long[] ends;
+  private final TableIndex index;
   final long[] maxIo;
 
   /** Whether each target overrides {@link Target#endIo} (the kernel checks {@code end_io}). */
@@ -69,6 +70,7 @@ public final class Table {
       hasEndIo[i] = overridesEndIo(targets[i]);
     }
     this.size = n == 0 ? 0 : ends[n - 1];
+    this.index = new TableIndex(ends);
     this.limits = limits;
     this.lbsMask = limits.logicalBlockSectors() - 1;
     this.readOnly = l.readOnly;
@@ -186,18 +188,10 @@ public final class Table {
 
   /**
    * Index of the target that maps {@code sector}; the sector must be in {@code [0, size())}.
-   * Allocation-free; O(log n).
+   * Allocation-free; two memory reads for a table of any size (see {@link TableIndex}).
    */
   public int find(long sector) {
-    long[] e = ends;
-    int lo = 0;
-    int n = e.length;
-    while (n > 1) {
-      int half = n >>> 1;
-      lo = e[lo + half - 1] <= sector ? lo + half : lo;
-      n -= half;
-    }
-    return lo;
+    return index.find(sector);
   }
 
   /**

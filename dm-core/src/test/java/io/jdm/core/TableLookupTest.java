@@ -42,6 +42,34 @@ class TableLookupTest {
   }
 
   @Test
+  void theBucketDirectoryAgreesWithABinarySearchForAnyShape() {
+    Random rnd = new Random(7);
+    for (int round = 0; round < 200; round++) {
+      int n = 1 + rnd.nextInt(3000);
+      long[] ends = new long[n];
+      long end = 0;
+      for (int i = 0; i < n; i++) {
+        // mix tiny and huge targets so buckets span many targets or none
+        end += rnd.nextInt(4) == 0 ? 1 + rnd.nextInt(1 << 20) : 1 + rnd.nextInt(8);
+        ends[i] = end;
+      }
+      TableIndex index = new TableIndex(ends);
+      for (int k = 0; k < 2000; k++) {
+        long s =
+            k < 2 * n
+                ? (k % 2 == 0 ? ends[k / 2] - 1 : ends[Math.min(n - 1, k / 2)] % end)
+                : (long) (rnd.nextDouble() * end);
+        int want = java.util.Arrays.binarySearch(ends, s);
+        want = want >= 0 ? want + 1 : -want - 1;
+        if (index.find(s) != want) {
+          throw new AssertionError(
+              "n=" + n + " sector " + s + ": " + index.find(s) + " != " + want);
+        }
+      }
+    }
+  }
+
+  @Test
   void pieceLimitStopsAtTargetEndsAndIoBoundaries() {
     try (DeviceMapper dm = DeviceMapper.create()) {
       dm.registerDevice("a", MemoryBlockDevice.create("a", 4096));
