@@ -59,6 +59,12 @@ public class SuspendResumeBenchmark {
       dm.close();
       disk.close();
     }
+
+    /** {@code dmsetup load} + {@code dmsetup resume} with the same table. */
+    void swap() {
+      md.load(table);
+      md.resume();
+    }
   }
 
   /**
@@ -84,16 +90,14 @@ public class SuspendResumeBenchmark {
   @Group("idle")
   @GroupThreads(1)
   public void swapIdle(Device d) {
-    d.md.load(d.table);
-    d.md.resume();
+    d.swap();
   }
 
   @Benchmark
   @Group("underLoad")
   @GroupThreads(1)
   public void swap(Device d) {
-    d.md.load(d.table);
-    d.md.resume();
+    d.swap();
   }
 
   @Benchmark

@@ -801,12 +801,17 @@ public final class MappedDevice implements BlockDevice {
 
   /** What {@code dmsetup table} prints (a lone newline when there is no live table). */
   public String table() {
+    return liveText(StatusType.TABLE);
+  }
+
+  /** The live table's text, read with a reference held so a resume cannot destroy it meanwhile. */
+  private String liveText(StatusType type) {
     Table t = refLive();
     if (t == null) {
       return "\n";
     }
     try {
-      return t.toString();
+      return t.text(type);
     } finally {
       t.unref();
     }
@@ -835,15 +840,7 @@ public final class MappedDevice implements BlockDevice {
 
   /** What {@code dmsetup status} prints (a lone newline when there is no live table). */
   public String status() {
-    Table t = refLive();
-    if (t == null) {
-      return "\n";
-    }
-    try {
-      return t.status();
-    } finally {
-      t.unref();
-    }
+    return liveText(StatusType.INFO);
   }
 
   /** What {@code dmsetup info} reports. */

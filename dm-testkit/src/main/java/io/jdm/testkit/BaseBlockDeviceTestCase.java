@@ -250,21 +250,38 @@ public abstract class BaseBlockDeviceTestCase {
     } else if (choice < 91) {
       BlockStatus s = rangeBio(dev, Bio.Op.DISCARD, sector, count);
       assertThat(s).as("discard of %d sectors at %d", count, sector).isEqualTo(expectedDiscard());
-      if (s == BlockStatus.OK && caps.data() == Data.PERSISTENT) {
-        if (caps.discard() == Discard.ZEROES) {
-          model.zero(sector, count);
-        } else {
-          model.unspecified(sector, count);
-        }
-      }
+      modelRangeOp(model, Bio.Op.DISCARD, sector, count, s);
     } else {
       BlockStatus s = rangeBio(dev, Bio.Op.WRITE_ZEROES, sector, count);
       assertThat(s)
           .as("write-zeroes of %d sectors at %d", count, sector)
           .isEqualTo(expectedWriteZeroes());
-      if (s == BlockStatus.OK && caps.data() == Data.PERSISTENT) {
-        model.zero(sector, count);
-      }
+      modelRangeOp(model, Bio.Op.WRITE_ZEROES, sector, count, s);
+    }
+  }
+
+  /**
+   * Records a discard or write-zeroes that completed with {@code status} in the model: zeros, or
+   * unspecified contents for a discard that does not promise zeros.
+   */
+  protected void modelRangeOp(
+      ReferenceModel model, Bio.Op op, long sector, long count, BlockStatus status) {
+    if (status != BlockStatus.OK || capabilities().data() != Data.PERSISTENT) {
+      return;
+    }
+    if (op == Bio.Op.DISCARD && capabilities().discard() != Discard.ZEROES) {
+      model.unspecified(sector, count);
+    } else {
+      model.zero(sector, count);
+    }
+  }
+
+  /** Writes random data over the first {@code count} sectors (if writes succeed) and models it. */
+  protected void prefill(BlockDevice dev, ReferenceModel model, int count) throws IOException {
+    if (capabilities().writesSucceed()) {
+      ByteBuffer data = randomData(count * SECTOR);
+      dev.write(data.duplicate(), 0);
+      model.write(0, data);
     }
   }
 
@@ -515,20 +532,10 @@ public abstract class BaseBlockDeviceTestCase {
     int bs = blockSectors(dev);
     ReferenceModel model = new ReferenceModel(dev.sectors());
     int count = 16 * bs;
-    if (capabilities().writesSucceed()) {
-      ByteBuffer data = randomData(count * SECTOR);
-      dev.write(data.duplicate(), 0);
-      model.write(0, data);
-    }
+    prefill(dev, model, count);
     BlockStatus s = rangeBio(dev, Bio.Op.DISCARD, 4L * bs, 8 * bs);
     assertThat(s).isEqualTo(expectedDiscard());
-    if (s == BlockStatus.OK && capabilities().data() == Data.PERSISTENT) {
-      if (capabilities().discard() == Discard.ZEROES) {
-        model.zero(4L * bs, 8L * bs);
-      } else {
-        model.unspecified(4L * bs, 8L * bs);
-      }
-    }
+    modelRangeOp(model, Bio.Op.DISCARD, 4L * bs, 8L * bs, s);
     verify(dev, model, 0, count);
     if (s == BlockStatus.OK) {
       dev.discard(0, (long) bs * SECTOR);
@@ -544,16 +551,10 @@ public abstract class BaseBlockDeviceTestCase {
     int bs = blockSectors(dev);
     ReferenceModel model = new ReferenceModel(dev.sectors());
     int count = 16 * bs;
-    if (capabilities().writesSucceed()) {
-      ByteBuffer data = randomData(count * SECTOR);
-      dev.write(data.duplicate(), 0);
-      model.write(0, data);
-    }
+    prefill(dev, model, count);
     BlockStatus s = rangeBio(dev, Bio.Op.WRITE_ZEROES, 3L * bs, 9 * bs);
     assertThat(s).isEqualTo(expectedWriteZeroes());
-    if (s == BlockStatus.OK && capabilities().data() == Data.PERSISTENT) {
-      model.zero(3L * bs, 9L * bs);
-    }
+    modelRangeOp(model, Bio.Op.WRITE_ZEROES, 3L * bs, 9L * bs, s);
     verify(dev, model, 0, count);
   }
 

@@ -8,8 +8,6 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.MappedDevice;
 import io.jdm.core.MemoryBlockDevice;
-import io.jdm.testkit.BaseChunkedTargetTestCase;
-import io.jdm.testkit.DeviceCapabilities;
 import io.jdm.testkit.TargetFixture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,31 +15,15 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Three stripes (the division path for the stripe index) over memory devices. */
-class StripedTargetTest extends BaseChunkedTargetTestCase {
-  static final int STRIPES = 3;
-
+class StripedTargetTest extends StripedSuite {
   @Override
-  protected String targetType() {
-    return "striped";
+  int stripes() {
+    return 3;
   }
 
   @Override
-  protected long targetLength(long sectors, int chunk) {
-    return sectors / (STRIPES * chunk) * (STRIPES * chunk);
-  }
-
-  @Override
-  protected String targetArgs(TargetFixture f, long length, int chunk) {
-    StringBuilder sb = new StringBuilder().append(STRIPES).append(' ').append(chunk);
-    for (int i = 0; i < STRIPES; i++) {
-      sb.append(' ').append(f.memory(length / STRIPES + 8 * i)).append(' ').append(8 * i);
-    }
-    return sb.toString();
-  }
-
-  @Override
-  protected DeviceCapabilities capabilities() {
-    return DeviceCapabilities.disk();
+  long offset(int i) {
+    return 8L * i;
   }
 
   @Override
