@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * its table was destroyed. The swap count bounds the test, not a clock.
  */
 class SuspendResumeUnderLoadTest {
-  private static final int SWAPS = 150;
+  private static final int SWAPS = 1000;
   private static final int THREADS = 3;
 
   /** {@code spy <dev> <offset>}: linear, watching the device it serves. */

@@ -357,7 +357,7 @@ public abstract class BaseBlockDeviceTestCase {
   public void testRandomIoAgainstModel() throws IOException {
     BlockDevice dev = newDevice();
     ReferenceModel model = new ReferenceModel(dev.sectors());
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 1000; i++) {
       randomOp(dev, model, 0, dev.sectors(), random);
     }
     // a final full read-back
@@ -591,7 +591,7 @@ public abstract class BaseBlockDeviceTestCase {
             pool.submit(
                 () -> {
                   ReferenceModel model = new ReferenceModel(dev.sectors());
-                  for (int i = 0; i < 150; i++) {
+                  for (int i = 0; i < 300; i++) {
                     randomOp(dev, model, lo, lo + region, rnd);
                   }
                   verify(dev, model, lo, (int) Math.min(region, 256L * bs), rnd);

@@ -230,7 +230,7 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
                 }));
       }
       SuspendMode[] modes = SuspendMode.values();
-      for (int i = 0; i < 40; i++) {
+      for (int i = 0; i < 200; i++) {
         md.load(table, md.isReadOnly());
         if (i % 3 != 0) {
           md.suspend(modes[i % modes.length]);
