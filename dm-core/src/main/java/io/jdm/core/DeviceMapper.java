@@ -56,7 +56,8 @@ public final class DeviceMapper implements Closeable {
   public static final int MAX_UUID = 128;
 
   private final TargetRegistry registry;
-  private final Ticker ticker;
+  private final Clock clock;
+  private final boolean ownsClock;
   private final boolean ioTiming;
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -82,7 +83,8 @@ public final class DeviceMapper implements Closeable {
 
   private DeviceMapper(Builder b) {
     this.registry = b.registry != null ? b.registry : TargetRegistry.loadDefault();
-    this.ticker = b.ticker;
+    this.ownsClock = b.clock == null;
+    this.clock = b.clock != null ? b.clock : Clock.system();
     this.ioTiming = b.ioTiming;
   }
 
@@ -99,8 +101,9 @@ public final class DeviceMapper implements Closeable {
     return registry;
   }
 
-  Ticker ticker() {
-    return ticker;
+  /** The clock targets and statistics use. */
+  public Clock clock() {
+    return clock;
   }
 
   boolean ioTiming() {
@@ -901,6 +904,9 @@ public final class DeviceMapper implements Closeable {
         break;
       }
     }
+    if (ownsClock) {
+      ((Clock.SystemClock) clock).close();
+    }
   }
 
   private void forceTeardown(MappedDevice md) {
@@ -927,7 +933,7 @@ public final class DeviceMapper implements Closeable {
   /** Options for a {@link DeviceMapper}. */
   public static final class Builder {
     private TargetRegistry registry;
-    private Ticker ticker = Ticker.system();
+    private Clock clock;
     private boolean ioTiming;
 
     private Builder() {}
@@ -938,9 +944,12 @@ public final class DeviceMapper implements Closeable {
       return this;
     }
 
-    /** The time source for targets and statistics; default {@link System#nanoTime()}. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = Objects.requireNonNull(ticker, "ticker");
+    /**
+     * The clock for targets and statistics; default a {@link Clock#system() system clock} that the
+     * device mapper closes with itself. A clock given here stays the caller's.
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 

@@ -84,7 +84,7 @@ public final class MappedDevice implements BlockDevice {
   private final ReentrantLock control = new ReentrantLock();
 
   private final boolean timing;
-  private final Ticker ticker;
+  private final Clock clock;
   private final Owner owner = new Owner();
   private final BioCallback preflushDone = this::preflushDone;
 
@@ -94,7 +94,7 @@ public final class MappedDevice implements BlockDevice {
     this.uuid = uuid;
     this.number = number;
     this.timing = dm.ioTiming();
-    this.ticker = dm.ticker();
+    this.clock = dm.clock();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ public final class MappedDevice implements BlockDevice {
     f.target = target;
     f.kind = t.hasEndIo[idx] ? kind : kind | NO_ENDIO;
     f.ownerData = cell;
-    f.startNanos = timing ? ticker.nanoTime() : 0;
+    f.startNanos = timing ? clock.nanoTime() : 0;
     MapResult r;
     try {
       r = target.map(bio);
@@ -248,7 +248,7 @@ public final class MappedDevice implements BlockDevice {
     acct.target = null;
     acct.kind = ACCOUNT;
     acct.ownerData = cell;
-    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    acct.startNanos = timing ? clock.nanoTime() : 0;
     while (true) {
       if (bio.sectors() <= limit) {
         mapPiece(t, idx, bio, COPY, null);
@@ -318,7 +318,7 @@ public final class MappedDevice implements BlockDevice {
     acct.target = null;
     acct.kind = ACCOUNT;
     acct.ownerData = cell;
-    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    acct.startNanos = timing ? clock.nanoTime() : 0;
     if (t.flushBypassesMap) {
       for (BlockDevice d : t.flushDevices) {
         Bio copy = bio.chainedCopy(0, 0, 0);
@@ -372,7 +372,7 @@ public final class MappedDevice implements BlockDevice {
     acct.target = null;
     acct.kind = ACCOUNT;
     acct.ownerData = cell;
-    acct.startNanos = timing ? ticker.nanoTime() : 0;
+    acct.startNanos = timing ? clock.nanoTime() : 0;
     while (sector < end) {
       int idx = t.find(sector);
       long pieceEnd = Math.min(Math.min(end, t.ends[idx]), sector + max);
@@ -459,7 +459,7 @@ public final class MappedDevice implements BlockDevice {
         counters.abandon(cell, g);
       } else {
         counters.done(
-            cell, g, f.sectors, timing ? Math.max(1, ticker.nanoTime() - f.startNanos) : 0);
+            cell, g, f.sectors, timing ? Math.max(1, clock.nanoTime() - f.startNanos) : 0);
       }
       wakeSuspender();
       return true;

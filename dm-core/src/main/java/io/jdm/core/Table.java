@@ -626,8 +626,8 @@ public final class Table {
       }
 
       @Override
-      public Ticker ticker() {
-        return dm.ticker();
+      public Clock clock() {
+        return dm.clock();
       }
 
       @Override

@@ -34,8 +34,8 @@ public interface TargetContext {
   /** Raises a table event: the device's event number goes up and waiters wake. */
   void triggerEvent();
 
-  /** The time source for this device mapper. */
-  Ticker ticker();
+  /** The clock of this device mapper: time and timers. */
+  Clock clock();
 
   /** A logger named after the target type, for messages the kernel would print with DMWARN. */
   System.Logger logger();

@@ -343,13 +343,24 @@ class MappedDeviceTest {
   }
 
   @Test
-  void ioTimingUsesTheTicker() throws IOException {
+  void ioTimingUsesTheClock() throws IOException {
     long[] now = {0};
     try (DeviceMapper timed =
         DeviceMapper.builder()
             .registry(TargetRegistry.builtins())
             .ioTiming(true)
-            .ticker(() -> now[0] += 3_000_000)
+            .clock(
+                new Clock() {
+                  @Override
+                  public long nanoTime() {
+                    return now[0] += 3_000_000;
+                  }
+
+                  @Override
+                  public Timeout schedule(Runnable task, long delayNanos) {
+                    throw new UnsupportedOperationException();
+                  }
+                })
             .build()) {
       MappedDevice md = timed.create("t", "0 8 zero");
       md.read(ByteBuffer.allocate(512), 0);
