@@ -24,6 +24,19 @@ public interface TargetContext {
   DmDev getDevice(String path);
 
   /**
+   * {@link #getDevice(String)}, failing with the target's own text in front of the reason, as the
+   * kernel's {@code ti->error = "Device lookup failed"}: {@code "Device lookup failed: /dev/x: no
+   * such device"}.
+   */
+  default DmDev getDevice(String path, String error) {
+    try {
+      return getDevice(path);
+    } catch (TargetException e) {
+      throw new TargetException(e.errno(), error + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * A worker for blocking work, named {@code jdm-<device>-<name>}; shut down after the table's
    * targets are closed. Several calls with the same name return the same workqueue.
    *

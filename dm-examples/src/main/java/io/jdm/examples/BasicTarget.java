@@ -52,12 +52,7 @@ public final class BasicTarget implements TargetType {
       throw new TargetException("Invalid argument count");
     }
     long start = ArgSet.parseSector(args[1], "Invalid device sector");
-    DmDev dev;
-    try {
-      dev = ctx.getDevice(args[0]);
-    } catch (TargetException e) {
-      throw new TargetException("Device lookup failed: " + e.getMessage());
-    }
+    DmDev dev = ctx.getDevice(args[0], "Device lookup failed");
     LOG.log(
         Level.INFO,
         "basic_target_ctr: {0} sectors on {1} from sector {2}",

@@ -46,7 +46,7 @@ public final class ErrorTargetType implements TargetType {
     List<DeviceArea> areas = List.of();
     if (args.length == 2) {
       long start = ArgSet.parseSector(args[1], "Invalid device sector");
-      DmDev dev = Targets.getDevice(ctx, args[0], "Device lookup failed");
+      DmDev dev = ctx.getDevice(args[0], "Device lookup failed");
       areas = List.of(new DeviceArea(dev, start, length));
     }
     return new ErrorTarget(areas);

@@ -31,7 +31,7 @@ public final class LinearTargetType implements TargetType {
       throw new TargetException("Invalid argument count");
     }
     long start = ArgSet.parseSector(args[1], "Invalid device sector");
-    DmDev dev = Targets.getDevice(ctx, args[0], "Device lookup failed");
+    DmDev dev = ctx.getDevice(args[0], "Device lookup failed");
     return new LinearTarget(dev, begin, length, start);
   }
 }

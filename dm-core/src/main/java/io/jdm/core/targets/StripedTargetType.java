@@ -60,7 +60,7 @@ public final class StripedTargetType implements TargetType {
       if (start < 0 || start > ArgSet.MAX_SECTOR) {
         throw new TargetException("Couldn't parse stripe destination");
       }
-      devs[i] = Targets.getDevice(ctx, args[2 + 2 * i], "Couldn't parse stripe destination");
+      devs[i] = ctx.getDevice(args[2 + 2 * i], "Couldn't parse stripe destination");
       starts[i] = start;
     }
     return new StripedTarget(ctx, begin, width, chunk, devs, starts);
