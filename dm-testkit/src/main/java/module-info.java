@@ -5,6 +5,7 @@ module io.jdm.testkit {
   requires transitive org.assertj.core;
 
   exports io.jdm.testkit;
+  exports io.jdm.testkit.crash;
 
   opens io.jdm.testkit to
       org.junit.platform.commons;

@@ -37,6 +37,8 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
             .maxDiscardSectors(IoLimits.UNLIMITED)
             .discardGranularity(b.logicalBlockSize)
             .maxWriteZeroesSectors(IoLimits.UNLIMITED)
+            .writeCache(b.writeCache)
+            .fua(b.writeCache)
             .build(),
         false);
     this.direct = b.direct;
@@ -210,6 +212,7 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     private boolean direct;
     private int chunkSize = 64 * 1024;
     private int logicalBlockSize = Bio.SECTOR_SIZE;
+    private boolean writeCache;
 
     private Builder(String name, long sectors) {
       this.name = name;
@@ -240,6 +243,16 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     public Builder logicalBlockSize(int bytes) {
       IoLimits.builder().logicalBlockSize(bytes); // validates
       this.logicalBlockSize = bytes;
+      return this;
+    }
+
+    /**
+     * Advertise a volatile write cache with FUA, as a disk does, so that flushes and FUA writes
+     * reach this device through mapped devices instead of completing at the top (they are no-ops
+     * here all the same: memory is the medium). For recording and testing flush behaviour.
+     */
+    public Builder writeCache(boolean writeCache) {
+      this.writeCache = writeCache;
       return this;
     }
 

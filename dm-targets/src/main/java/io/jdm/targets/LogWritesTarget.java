@@ -87,7 +87,7 @@ final class LogWritesTarget implements Target {
   private long loggedEntries;
   private long nextSector;
   private final long endSector;
-  private boolean loggingEnabled = true;
+  private volatile boolean loggingEnabled = true; // written under this
   private volatile boolean deviceSupportsDiscard = true;
 
   LogWritesTarget(TargetContext ctx, DmDev dev, DmDev logDev, long length) {
@@ -108,11 +108,7 @@ final class LogWritesTarget implements Target {
   public MapResult map(Bio bio) {
     Bio.Op op = bio.op();
     bio.setDevice(dev); // the sector stays as it is: see LogWritesTargetType
-    boolean enabled;
-    synchronized (this) {
-      enabled = loggingEnabled;
-    }
-    if (!enabled || op == Bio.Op.READ || (bio.sectors() == 0 && op != Bio.Op.FLUSH)) {
+    if (!loggingEnabled || op == Bio.Op.READ || (bio.sectors() == 0 && op != Bio.Op.FLUSH)) {
       return MapResult.REMAPPED;
     }
     boolean flush = op == Bio.Op.FLUSH || bio.hasFlag(Bio.PREFLUSH);

@@ -1,5 +1,6 @@
 package io.jdm.targets;
 
+import io.jdm.core.Bio;
 import io.jdm.core.DmDev;
 import io.jdm.core.Target;
 import io.jdm.core.TargetContext;
@@ -15,6 +16,9 @@ import io.jdm.core.TargetVersion;
  *
  * <p>As in the kernel, bios go to {@code dev} at the mapped device's own sector (the target start
  * is not subtracted), so the target is meant to be the only line of its table, at sector 0.
+ *
+ * <p>Beyond the kernel: a log device with no room for an entry after its super block is refused at
+ * construction (the kernel accepts it and turns logging off at the first entry).
  */
 public final class LogWritesTargetType implements TargetType {
   /** Creates the type; instances are found through {@link java.util.ServiceLoader}. */
@@ -39,6 +43,16 @@ public final class LogWritesTargetType implements TargetType {
     }
     DmDev dev = ctx.getDevice(args[0], "Device lookup failed");
     DmDev logDev = ctx.getDevice(args[1], "Log device lookup failed");
+    long blockSectors = dev.bdev().limits().logicalBlockSize() >>> Bio.SECTOR_SHIFT;
+    if (logDev.bdev().sectors() <= 2 * blockSectors) {
+      // jdm only: the kernel takes such a log and turns logging off at the first entry
+      throw new TargetException(
+          "Log device too small: "
+              + logDev.bdev().sectors()
+              + " sectors hold no entry after the super block (need more than "
+              + 2 * blockSectors
+              + ")");
+    }
     return new LogWritesTarget(ctx, dev, logDev, length);
   }
 }

@@ -18,8 +18,17 @@ final class CountingBlockDevice implements BlockDevice {
   private final Map<Bio.Op, Integer> counts = new EnumMap<>(Bio.Op.class);
 
   CountingBlockDevice(BlockDevice dev) {
+    this(dev, true);
+  }
+
+  /** As {@link #CountingBlockDevice(BlockDevice)}, advertising no discard support if asked. */
+  CountingBlockDevice(BlockDevice dev, boolean discard) {
     this.dev = dev;
-    this.limits = dev.limits().toBuilder().writeCache(true).fua(true).build();
+    IoLimits.Builder b = dev.limits().toBuilder().writeCache(true).fua(true);
+    if (!discard) {
+      b.maxDiscardSectors(0);
+    }
+    this.limits = b.build();
   }
 
   synchronized int count(Bio.Op op) {
