@@ -91,6 +91,41 @@ public final class ArgSet {
   }
 
   /**
+   * {@code a} and {@code b} are equal ignoring the case of ASCII letters only, as the kernel's
+   * {@code strcasecmp} (Java's {@code equalsIgnoreCase} also folds other scripts).
+   */
+  public static boolean equalsIgnoreCase(String a, String b) {
+    if (a.length() != b.length()) {
+      return false;
+    }
+    for (int i = 0; i < a.length(); i++) {
+      if (lower(a.charAt(i)) != lower(b.charAt(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** {@code s} with ASCII capitals lowered and everything else kept, to switch on words. */
+  public static String toLowerAscii(String s) {
+    StringBuilder sb = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c >= 'A' && c <= 'Z') {
+        if (sb == null) {
+          sb = new StringBuilder(s);
+        }
+        sb.setCharAt(i, lower(c));
+      }
+    }
+    return sb == null ? s : sb.toString();
+  }
+
+  private static char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
+  }
+
+  /**
    * Parses a strictly decimal, non-negative {@code long}; returns -1 for {@code null}, an empty
    * string, any non-digit (sign, {@code 0x}, blank, trailing text) or overflow.
    */

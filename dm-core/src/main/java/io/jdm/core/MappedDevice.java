@@ -889,7 +889,7 @@ public final class MappedDevice implements BlockDevice {
       throw new TargetException("Empty message received.");
     }
     if (argv[0].startsWith("@")) {
-      if (argv[0].equalsIgnoreCase("@cancel_deferred_remove")) {
+      if (ArgSet.equalsIgnoreCase(argv[0], "@cancel_deferred_remove")) {
         if (argv.length != 1) {
           throw new TargetException("Invalid arguments for @cancel_deferred_remove");
         }

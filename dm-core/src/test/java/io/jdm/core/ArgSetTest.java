@@ -7,6 +7,18 @@ import org.junit.jupiter.api.Test;
 
 class ArgSetTest {
   @Test
+  void caseFoldingIsAsciiOnlyAsStrcasecmp() {
+    assertThat(ArgSet.equalsIgnoreCase("MaRk", "mark")).isTrue();
+    assertThat(ArgSet.equalsIgnoreCase("mark", "marks")).isFalse();
+    assertThat(ArgSet.equalsIgnoreCase("mar\u212a", "mark")).as("Kelvin sign").isFalse();
+    assertThat("mar\u212a".equalsIgnoreCase("mark")).as("what Java would say").isTrue();
+    assertThat(ArgSet.toLowerAscii("Drop_Writes")).isEqualTo("drop_writes");
+    assertThat(ArgSet.toLowerAscii("\u0130D")).isEqualTo("\u0130d");
+    String lower = "already";
+    assertThat(ArgSet.toLowerAscii(lower)).isSameAs(lower);
+  }
+
+  @Test
   void decimalsAreStrict() {
     assertThat(ArgSet.parseDecimal("0")).isZero();
     assertThat(ArgSet.parseDecimal("0042")).isEqualTo(42);

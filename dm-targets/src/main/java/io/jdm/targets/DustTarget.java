@@ -34,6 +34,11 @@ import java.util.TreeMap;
  *   <li>{@code enable}, {@code disable}, {@code quiet} (toggles logging).
  * </ul>
  *
+ * <p>Where the kernel fails a message with a bare {@code -EINVAL}, for a block number or write fail
+ * count that does not parse, jdm says so: {@code "invalid block number 'x'"}, {@code "invalid write
+ * fail count 'x'"}. The "removed from badblocklist by write" log line gives the block number (the
+ * kernel's divides it by the sectors per block a second time).
+ *
  * <p>Failed reads complete with {@link BlockStatus#IOERR}, as the kernel's ({@code DM_MAPIO_KILL}).
  * One difference: the kernel also runs an empty flush through the write path, where block 0 of the
  * list could fail it or be taken off the list; jdm passes flushes through untouched.
@@ -96,7 +101,7 @@ final class DustTarget implements Target {
   public String message(String... argv) {
     String cmd = argv[0];
     if (argv.length == 1) {
-      switch (cmd.toLowerCase(java.util.Locale.ROOT)) {
+      switch (ArgSet.toLowerAscii(cmd)) {
         case "addbadblock":
         case "removebadblock":
         case "queryblock":
@@ -149,7 +154,7 @@ final class DustTarget implements Target {
       if (block > dev.sectors() / sectorsPerBlock) {
         throw new TargetException("selected block value out of range");
       }
-      String c = cmd.toLowerCase(java.util.Locale.ROOT);
+      String c = ArgSet.toLowerAscii(cmd);
       if (c.equals("addbadblock")) {
         add(block, writeFails);
         return "";

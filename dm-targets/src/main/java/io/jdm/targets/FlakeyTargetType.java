@@ -7,7 +7,6 @@ import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
 import io.jdm.core.TargetType;
 import io.jdm.core.TargetVersion;
-import java.util.Locale;
 
 /**
  * {@code flakey <dev> <offset> <up_interval> <down_interval> [<#features> <feature>...]}: a
@@ -50,7 +49,7 @@ public final class FlakeyTargetType implements TargetType {
     long start = ArgSet.parseSector(as.next(), "Invalid device sector");
     long up = ArgSet.parseUint(as.next(), "Invalid up interval");
     long down = ArgSet.parseUint(as.next(), "Invalid up interval");
-    if (up + down == 0) {
+    if (((up + down) & 0xFFFF_FFFFL) == 0) { // unsigned int in the kernel: 2^32 wraps to 0
       throw new TargetException("Total (up + down) interval is zero");
     }
     if (up + down > 0xFFFF_FFFFL) {
@@ -70,7 +69,7 @@ public final class FlakeyTargetType implements TargetType {
       if (name == null) {
         throw new TargetException("Insufficient feature arguments");
       }
-      switch (name.toLowerCase(Locale.ROOT)) {
+      switch (ArgSet.toLowerAscii(name)) {
         case "error_reads":
           if (f.errorReads) {
             throw new TargetException("Feature error_reads duplicated");
@@ -102,9 +101,9 @@ public final class FlakeyTargetType implements TargetType {
           f.corruptByte = ArgSet.parseLong(as.next(), 1, 0xFFFF_FFFFL, "Invalid corrupt bio byte");
           argc--;
           String dir = as.next();
-          if ("w".equalsIgnoreCase(dir)) {
+          if (dir != null && ArgSet.equalsIgnoreCase(dir, "w")) {
             f.corruptWrites = true;
-          } else if ("r".equalsIgnoreCase(dir)) {
+          } else if (dir != null && ArgSet.equalsIgnoreCase(dir, "r")) {
             f.corruptWrites = false;
           } else {
             throw new TargetException("Invalid corrupt bio direction (r or w)");

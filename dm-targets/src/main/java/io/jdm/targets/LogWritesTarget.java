@@ -1,5 +1,6 @@
 package io.jdm.targets;
 
+import io.jdm.core.ArgSet;
 import io.jdm.core.Bio;
 import io.jdm.core.BlockDevice;
 import io.jdm.core.BlockStatus;
@@ -40,8 +41,7 @@ import java.util.List;
  * there. Removing the table flushes the unflushed list and logs the mark {@code dm-log-writes-end}.
  * A log device that fills up, or fails, turns logging off; I/O goes on.
  *
- * <p>One difference: the kernel logs a write-zeroes as an entry with its length but writes no data
- * after it (leaving whatever was in the log there); jdm writes the zeros, so a replay applies them.
+ * <p>Write-zeroes is not supported, as in the kernel (the target asks for no write-zeroes bios).
  *
  * <p>Log blocks are written by one worker thread ({@code log-write}); {@code map} and end-I/O only
  * copy and queue. Thread-safe.
@@ -138,8 +138,6 @@ final class LogWritesTarget implements Target {
     if (op == Bio.Op.WRITE) {
       p.data = new byte[bio.bytes()];
       bio.data().get(bio.dataOffset(), p.data);
-    } else if (op == Bio.Op.WRITE_ZEROES) {
-      p.data = new byte[bio.bytes()];
     }
     if (flush) {
       synchronized (this) {
@@ -260,7 +258,7 @@ final class LogWritesTarget implements Target {
       throw new TargetException(
           "Invalid log-writes message arguments, expect 2 arguments, got " + argv.length);
     }
-    if (!argv[0].equalsIgnoreCase("mark")) {
+    if (!ArgSet.equalsIgnoreCase(argv[0], "mark")) {
       throw new TargetException("Unrecognised log writes target message received: " + argv[0]);
     }
     mark(argv[1]);

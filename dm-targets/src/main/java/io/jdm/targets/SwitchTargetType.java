@@ -34,6 +34,7 @@ public final class SwitchTargetType implements TargetType {
   public SwitchTargetType() {}
 
   private static final TargetVersion VERSION = TargetVersion.of(1, 1, 0);
+  private static final int MAX_PATHS = ((4 << 20) - 40) / 16;
 
   @Override
   public String name() {
@@ -48,7 +49,8 @@ public final class SwitchTargetType implements TargetType {
   @Override
   public Target create(TargetContext ctx, long begin, long length, String[] args) {
     ArgSet as = new ArgSet(args);
-    int paths = as.readArg(1, 1 << 20, "Invalid number of paths");
+    // (KMALLOC_MAX_SIZE - sizeof(struct switch_ctx)) / sizeof(struct switch_path) on x86-64
+    int paths = as.readArg(1, MAX_PATHS, "Invalid number of paths");
     long regionSize = ArgSet.parseLong(as.next(), 1, 0xFFFF_FFFFL, "Invalid region size");
     as.readArgGroup(0, 0, "Invalid number of optional args");
     if (as.remaining() != 2L * paths) {
@@ -142,7 +144,7 @@ public final class SwitchTargetType implements TargetType {
 
     @Override
     public String message(String... argv) {
-      if (!argv[0].equalsIgnoreCase("set_region_mappings")) {
+      if (!ArgSet.equalsIgnoreCase(argv[0], "set_region_mappings")) {
         throw new TargetException("Unrecognised message received.");
       }
       synchronized (this) { // the kernel's message_mutex
@@ -173,19 +175,20 @@ public final class SwitchTargetType implements TargetType {
           if (h.at() != 0) {
             throw invalid(s);
           }
-          if (cycle == 0 || cycle - 1 > index) {
+          if (cycle == 0 || Long.compareUnsigned(cycle - 1, index) > 0) {
             throw new TargetException(
                 "invalid set_region_mappings cycle length: "
                     + Long.toUnsignedString(cycle - 1)
                     + " > "
-                    + index);
+                    + Long.toUnsignedString(index));
           }
-          if (index + count < index || index + count >= regions) {
+          if (Long.compareUnsigned(index + count, index) < 0
+              || Long.compareUnsigned(index + count, regions) >= 0) {
             throw new TargetException(
                 "invalid set_region_mappings region number: "
-                    + index
+                    + Long.toUnsignedString(index)
                     + " + "
-                    + count
+                    + Long.toUnsignedString(count)
                     + " >= "
                     + regions);
           }
@@ -211,13 +214,19 @@ public final class SwitchTargetType implements TargetType {
         if (h.at() != 0) {
           throw invalid(s);
         }
-        if (index >= regions) {
+        if (Long.compareUnsigned(index, regions) >= 0) {
           throw new TargetException(
-              "invalid set_region_mappings region number: " + index + " >= " + regions);
+              "invalid set_region_mappings region number: "
+                  + Long.toUnsignedString(index)
+                  + " >= "
+                  + regions);
         }
-        if (path >= devs.length) {
+        if (Long.compareUnsigned(path, devs.length) >= 0) {
           throw new TargetException(
-              "invalid set_region_mappings device: " + path + " >= " + devs.length);
+              "invalid set_region_mappings device: "
+                  + Long.toUnsignedString(path)
+                  + " >= "
+                  + devs.length);
         }
         write(index, (int) path);
       }

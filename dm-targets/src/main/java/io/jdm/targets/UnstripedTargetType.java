@@ -108,7 +108,8 @@ public final class UnstripedTargetType implements TargetType {
     @Override
     public String status(StatusType type) {
       return type == StatusType.TABLE
-          ? stripes + " " + chunk + " " + stripe + " " + dmDev.name() + " " + start
+          // "%d %llu %d %s %llu": the stripe count and number print as signed ints
+          ? (int) stripes + " " + chunk + " " + (int) stripe + " " + dmDev.name() + " " + start
           : "";
     }
 

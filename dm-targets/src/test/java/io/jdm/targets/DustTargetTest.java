@@ -133,6 +133,8 @@ class DustTargetTest extends BaseChunkedTargetTestCase {
     assertMessageFails("unrecognized message 'enable' received", "enable", "1");
     assertMessageFails("unrecognized message 'queryblock' received", "queryblock", "1", "1");
     assertMessageFails("invalid number of arguments '4'", "addbadblock", "1", "1", "1");
+    // strcasecmp folds ASCII only: a Kelvin sign is not a K
+    assertMessageFails("unrecognized message 'addbadbloc\u212a' received", "addbadbloc\u212a", "1");
     assertMessageFails("invalid block number 'x'", "addbadblock", "x");
     assertMessageFails("invalid block number '-1'", "queryblock", "-1");
     assertMessageFails("invalid write fail count 'y'", "addbadblock", "1", "y");

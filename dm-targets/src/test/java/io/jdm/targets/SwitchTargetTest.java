@@ -172,6 +172,25 @@ class SwitchTargetTest extends BaseChunkedTargetTestCase {
         "invalid set_region_mappings cycle length: 18446744073709551615 > 0", "R0,1");
     assertMessageFails("invalid set_region_mappings cycle length: 2 > 1", "1:0", "R3,1");
     assertMessageFails("invalid set_region_mappings region number: 10 + 3 >= 13", "a:0", "R1,3");
+    // numbers are unsigned longs, as in the kernel: huge values are refused, not wrapped
+    assertMessageFails(
+        "invalid set_region_mappings device: 18446744073709551615 >= 3", "0:ffffffffffffffff");
+    assertMessageFails(
+        "invalid set_region_mappings region number: 18446744073709551615 >= 13",
+        "ffffffffffffffff:1");
+    assertMessageFails(
+        "invalid set_region_mappings device: 9223372036854775808 >= 3", "1:8000000000000000");
+    assertMessageFails(
+        "invalid set_region_mappings cycle length: 9223372036854775808 > 1",
+        "1:0",
+        "R8000000000000001,1");
+    assertMessageFails(
+        "invalid set_region_mappings region number: 1 + 18446744073709551615 >= 13",
+        "1:0",
+        "R1,ffffffffffffffff");
+    // the command word folds ASCII case only, as strcasecmp (not U+017F, a long s)
+    assertThatThrownBy(() -> sw.message(0, "\u017fet_region_mappings", "0:1"))
+        .hasMessage("Unrecognised message received.");
     assertThatThrownBy(() -> sw.message(0, "set_region_mapping", "0:1"))
         .isInstanceOf(TargetException.class)
         .hasMessage("Unrecognised message received.");

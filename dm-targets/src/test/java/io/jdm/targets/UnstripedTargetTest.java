@@ -66,6 +66,17 @@ class UnstripedTargetTest extends BaseChunkedTargetTestCase {
     }
   }
 
+  /** The kernel prints the stripe count and number with {@code %d}: as signed 32-bit ints. */
+  @Test
+  void stripeNumbersPrintSignedAsInTheKernel() throws IOException {
+    try (DeviceMapper dm = DeviceMapper.create()) {
+      dm.registerDevice("raid0", MemoryBlockDevice.create("raid0", 4096));
+      MappedDevice md = dm.create("u", "0 64 unstriped 3000000000 8 2999999999 raid0 0");
+      assertThat(md.table()).isEqualTo("0 64 unstriped -1294967296 8 -1294967297 240:0 0\n");
+      md.close();
+    }
+  }
+
   /** The kernel accepts a stripe number equal to the stripe count (an off-by-one it keeps). */
   @Test
   void stripeNumberEqualToCountIsAcceptedAsInTheKernel() throws IOException {
