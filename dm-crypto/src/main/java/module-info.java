@@ -1,0 +1,6 @@
+/** The crypt target and LUKS: dm-crypt's on-disk encryption and cryptsetup's containers. */
+module io.jdm.crypto {
+  requires transitive io.jdm.core;
+  requires org.bouncycastle.provider;
+  requires com.fasterxml.jackson.databind;
+}
