@@ -3,4 +3,6 @@ module io.jdm.crypto {
   requires transitive io.jdm.core;
   requires org.bouncycastle.provider;
   requires com.fasterxml.jackson.databind;
+
+  exports io.jdm.crypto.luks;
 }
