@@ -4,5 +4,10 @@ module io.jdm.crypto {
   requires org.bouncycastle.provider;
   requires com.fasterxml.jackson.databind;
 
-  exports io.jdm.crypto.luks;
+  exports io.jdm.crypto;
+
+  uses io.jdm.crypto.KeyProvider;
+
+  provides io.jdm.core.TargetType with
+      io.jdm.crypto.CryptTargetType;
 }

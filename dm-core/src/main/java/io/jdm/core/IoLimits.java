@@ -279,6 +279,10 @@ public final class IoLimits {
       return physicalBlockSize;
     }
 
+    public int ioMin() {
+      return ioMin;
+    }
+
     public int chunkSectors() {
       return chunkSectors;
     }
