@@ -5,6 +5,7 @@ module io.jdm.crypto {
   requires com.fasterxml.jackson.databind;
 
   exports io.jdm.crypto;
+  exports io.jdm.crypto.luks;
 
   uses io.jdm.crypto.KeyProvider;
 

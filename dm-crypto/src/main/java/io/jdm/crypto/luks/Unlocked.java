@@ -1,0 +1,4 @@
+package io.jdm.crypto.luks;
+
+/** A keyslot and the volume key it gave. */
+record Unlocked(int keyslot, byte[] key) {}
