@@ -1,0 +1,653 @@
+package io.jdm.nbd;
+
+import io.jdm.core.AbstractBlockDevice;
+import io.jdm.core.Bio;
+import io.jdm.core.BlockStatus;
+import io.jdm.core.IoLimits;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A remote NBD export as a {@link io.jdm.core.BlockDevice}: the client side of {@code doc/proto.md}
+ * of NetworkBlockDevice/nbd, usable under a table ({@link NbdDeviceResolver}) so a mirror or a
+ * stripe can span NBD servers such as {@code qemu-nbd}, {@code nbdkit}, {@code nbd-server} or
+ * {@link NbdServer}.
+ *
+ * <p>Negotiation: fixed newstyle, {@code NBD_OPT_GO} asking for {@code NBD_INFO_BLOCK_SIZE} (with a
+ * fall-back to {@code NBD_OPT_EXPORT_NAME} for servers that answer {@code NBD_REP_ERR_UNSUP}). The
+ * export's minimum block becomes the logical block size (at least 512), its maximum payload {@link
+ * IoLimits#maxSectors()}; the transmission flags decide discard ({@code SEND_TRIM}), write-zeroes
+ * ({@code SEND_WRITE_ZEROES}), {@link IoLimits#writeCache()} ({@code SEND_FLUSH}), {@link
+ * IoLimits#fua()} ({@code SEND_FUA}) and read-only. Simple replies are used (structured replies are
+ * not requested).
+ *
+ * <p>Requests are pipelined: {@link #submit} sends the request and returns; one reader thread per
+ * device matches replies to requests by cookie and completes the bios, so any number of bios may be
+ * in flight. A bio longer than the export takes in one request is sent as several. {@link
+ * Bio#PREFLUSH} sends a flush and the write only after the flush's reply (the server may reorder
+ * requests in flight); {@link Bio#FUA} without {@code SEND_FUA} is a write followed by a flush.
+ *
+ * <p>Failure: there is no reconnection. When the server goes away (the connection closes, a reply
+ * breaks the protocol, or the server answers {@code NBD_ESHUTDOWN}) every bio in flight and every
+ * later one completes with {@link BlockStatus#TRANSPORT}. Server errors map to statuses: {@code
+ * NBD_EIO} and {@code NBD_EPERM} to {@link BlockStatus#IOERR}, {@code NBD_ENOSPC} to {@link
+ * BlockStatus#NOSPC}, {@code NBD_ENOMEM} to {@link BlockStatus#RESOURCE}, {@code NBD_ENOTSUP} to
+ * {@link BlockStatus#NOTSUPP}, anything else to {@link BlockStatus#INVAL}.
+ *
+ * <p>{@link #close()} waits (up to 30 s) for the bios in flight, sends {@code NBD_CMD_DISC} and
+ * closes the connection.
+ */
+public final class NbdBlockDevice extends AbstractBlockDevice {
+  private static final System.Logger LOG = System.getLogger(NbdBlockDevice.class.getName());
+  private static final AtomicLong THREAD_IDS = new AtomicLong();
+  private static final int MAX_OPTION_REPLY = 64 * 1024;
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+  private static final long JOIN_MILLIS = 5000;
+
+  private final SocketChannel ch;
+  private final ChannelInput in;
+  private final Outbox out;
+  private final int flags;
+  private final int maxDataSectors;
+  private final int maxRangeSectors;
+  private final Thread reader;
+  private final ConcurrentHashMap<Long, Part> pending = new ConcurrentHashMap<>();
+  private final AtomicLong cookies = new AtomicLong();
+
+  /** Bios submitted and not yet completed. */
+  private final AtomicInteger outstanding = new AtomicInteger();
+
+  private final Object idle = new Object();
+  private volatile boolean closing;
+  private volatile boolean broken;
+  private volatile String brokenReason;
+
+  private NbdBlockDevice(Session s, String name, boolean readOnly) {
+    super(name, s.sectors, s.limits, readOnly || (s.flags & Nbd.FLAG_READ_ONLY) != 0);
+    this.ch = s.ch;
+    this.in = s.in;
+    this.flags = s.flags;
+    this.out = new Outbox(ch, name);
+    this.maxDataSectors = s.limits.maxSectors();
+    int lbSectors = s.limits.logicalBlockSectors();
+    int range = (int) ((0xffffffffL >>> Bio.SECTOR_SHIFT));
+    this.maxRangeSectors = range - range % lbSectors;
+    this.reader = new Thread(this::readReplies, "jdm-nbd-client-" + THREAD_IDS.incrementAndGet());
+    reader.setDaemon(true);
+  }
+
+  /** Connects to the export an NBD URI names ({@link NbdUri}). */
+  public static NbdBlockDevice open(String uri) throws IOException {
+    return open(NbdUri.parse(uri), false);
+  }
+
+  /** Connects to the export {@code uri} names; read-only if asked or if the server says so. */
+  public static NbdBlockDevice open(NbdUri uri, boolean readOnly) throws IOException {
+    return connect(uri.address(), uri.export(), readOnly, uri.toString());
+  }
+
+  /**
+   * Connects to {@code export} on the server at {@code address} (TCP or Unix-domain).
+   *
+   * @throws NbdProtocolException if the server is not an NBD server or refuses the export
+   */
+  public static NbdBlockDevice connect(SocketAddress address, String export, boolean readOnly)
+      throws IOException {
+    return connect(address, export, readOnly, address + "/" + export);
+  }
+
+  private static NbdBlockDevice connect(
+      SocketAddress address, String export, boolean readOnly, String name) throws IOException {
+    SocketChannel ch;
+    try {
+      ch = SocketChannel.open(address);
+    } catch (IOException e) {
+      throw new IOException(name + ": cannot connect to " + address + ": " + e.getMessage(), e);
+    }
+    try {
+      if (address instanceof java.net.InetSocketAddress) {
+        ch.socket().setTcpNoDelay(true);
+      }
+      Session s = negotiate(ch, export, name);
+      NbdBlockDevice d = new NbdBlockDevice(s, name, readOnly);
+      d.reader.start();
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "{0}: connected, {1} sectors, flags 0x{2}",
+          name,
+          s.sectors,
+          Integer.toHexString(s.flags));
+      return d;
+    } catch (IOException | RuntimeException e) {
+      NbdServer.closeQuietly(ch);
+      throw e;
+    }
+  }
+
+  /** The transmission flags the server sent. */
+  int transmissionFlags() {
+    return flags;
+  }
+
+  /** {@code true} when the server allows several connections to one export (CAN_MULTI_CONN). */
+  public boolean canMultiConn() {
+    return (flags & Nbd.FLAG_CAN_MULTI_CONN) != 0;
+  }
+
+  /** {@code true} once the connection is gone and every bio fails with TRANSPORT. */
+  public boolean isBroken() {
+    return broken;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Negotiation
+
+  /** What negotiation found out. */
+  private static final class Session {
+    SocketChannel ch;
+    ChannelInput in;
+    long sectors;
+    int flags;
+    IoLimits limits;
+  }
+
+  private static Session negotiate(SocketChannel ch, String export, String name)
+      throws IOException {
+    ChannelInput in = new ChannelInput(ch, 256 * 1024);
+    long magic = in.readLong();
+    if (magic != Nbd.INIT_PASSWD) {
+      throw new NbdProtocolException(
+          name
+              + ": not an NBD server (first magic 0x"
+              + Long.toHexString(magic)
+              + ", expected NBDMAGIC)");
+    }
+    long second = in.readLong();
+    if (second == Nbd.CLISERV_MAGIC) {
+      throw new NbdProtocolException(
+          name + ": the server speaks the oldstyle handshake, which jdm does not support");
+    }
+    if (second != Nbd.IHAVEOPT) {
+      throw new NbdProtocolException(
+          name + ": second magic 0x" + Long.toHexString(second) + " (expected IHAVEOPT)");
+    }
+    int hsFlags = in.readUnsignedShort();
+    boolean fixed = (hsFlags & Nbd.FLAG_FIXED_NEWSTYLE) != 0;
+    boolean noZeroes = (hsFlags & Nbd.FLAG_NO_ZEROES) != 0;
+    int clientFlags =
+        (fixed ? Nbd.FLAG_C_FIXED_NEWSTYLE : 0) | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0);
+    ByteBuffer cf = ByteBuffer.allocate(4).putInt(clientFlags).flip();
+    ChannelInput.writeFully(ch, cf);
+    byte[] nameBytes = export.getBytes(StandardCharsets.UTF_8);
+    if (nameBytes.length > Nbd.MAX_STRING) {
+      throw new IllegalArgumentException(
+          name + ": export name of " + nameBytes.length + " bytes (at most 4096)");
+    }
+    Session s = new Session();
+    s.ch = ch;
+    s.in = in;
+    long size = -1;
+    int minBlock = 0;
+    int preferred = 0;
+    long maxPayload = 0;
+    boolean viaExportName = !fixed;
+    if (fixed) {
+      ByteBuffer go = ByteBuffer.allocate(16 + 4 + nameBytes.length + 4);
+      go.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_GO).putInt(4 + nameBytes.length + 4);
+      go.putInt(nameBytes.length).put(nameBytes).putShort((short) 1);
+      go.putShort((short) Nbd.INFO_BLOCK_SIZE).flip();
+      ChannelInput.writeFully(ch, go);
+      while (true) {
+        ByteBuffer h = in.ensure(20);
+        long rmagic = h.getLong();
+        int option = h.getInt();
+        int type = h.getInt();
+        long length = h.getInt() & 0xffffffffL;
+        if (rmagic != Nbd.REPLY_MAGIC || option != Nbd.OPT_GO) {
+          throw new NbdProtocolException(
+              name
+                  + ": bad reply to NBD_OPT_GO (magic 0x"
+                  + Long.toHexString(rmagic)
+                  + ", option "
+                  + option
+                  + ")");
+        }
+        if (length > MAX_OPTION_REPLY) {
+          throw new NbdProtocolException(
+              name + ": option reply of " + length + " bytes (at most " + MAX_OPTION_REPLY + ")");
+        }
+        ByteBuffer data = ByteBuffer.wrap(in.bytes((int) length));
+        if (type == Nbd.REP_ACK) {
+          break;
+        }
+        if (type == Nbd.REP_INFO) {
+          if (data.remaining() < 2) {
+            throw new NbdProtocolException(name + ": NBD_REP_INFO without a type");
+          }
+          int info = data.getShort() & 0xffff;
+          if (info == Nbd.INFO_EXPORT) {
+            if (data.remaining() != 10) {
+              throw new NbdProtocolException(name + ": NBD_INFO_EXPORT of wrong length");
+            }
+            size = data.getLong();
+            s.flags = data.getShort() & 0xffff;
+          } else if (info == Nbd.INFO_BLOCK_SIZE) {
+            if (data.remaining() != 12) {
+              throw new NbdProtocolException(name + ": NBD_INFO_BLOCK_SIZE of wrong length");
+            }
+            minBlock = data.getInt();
+            preferred = data.getInt();
+            maxPayload = data.getInt() & 0xffffffffL;
+          }
+          continue; // other information is ignored, as proto.md asks
+        }
+        if (type == Nbd.REP_ERR_UNSUP) {
+          viaExportName = true;
+          break;
+        }
+        String msg = StandardCharsets.UTF_8.decode(data).toString();
+        throw new NbdProtocolException(
+            name
+                + ": the server refused export '"
+                + export
+                + "' with "
+                + Nbd.replyName(type)
+                + (msg.isEmpty() ? "" : ": " + msg));
+      }
+    }
+    if (viaExportName) {
+      ByteBuffer opt = ByteBuffer.allocate(16 + nameBytes.length);
+      opt.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_EXPORT_NAME).putInt(nameBytes.length);
+      opt.put(nameBytes).flip();
+      ChannelInput.writeFully(ch, opt);
+      ByteBuffer r;
+      try {
+        r = in.ensure(10);
+      } catch (EOFException e) {
+        throw new NbdProtocolException(
+            name + ": the server closed the connection: no export '" + export + "'");
+      }
+      size = r.getLong();
+      s.flags = r.getShort() & 0xffff;
+      if (!noZeroes) {
+        in.skip(124);
+      }
+    }
+    if (size < 0) {
+      throw new NbdProtocolException(name + ": NBD_OPT_GO succeeded without NBD_INFO_EXPORT");
+    }
+    s.limits = limits(name, s.flags, minBlock, preferred, maxPayload);
+    long lbs = s.limits.logicalBlockSize();
+    long usable = size - size % lbs;
+    if (usable != size) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "{0}: export size {1} is not a multiple of {2}; the last {3} bytes are not used",
+          name,
+          size,
+          lbs,
+          size - usable);
+    }
+    s.sectors = usable >>> Bio.SECTOR_SHIFT;
+    return s;
+  }
+
+  private static IoLimits limits(
+      String name, int flags, int minBlock, int preferred, long maxPayload)
+      throws NbdProtocolException {
+    int lbs = Bio.SECTOR_SIZE;
+    if (minBlock != 0) {
+      if (Integer.bitCount(minBlock) != 1 || minBlock > 65536) {
+        throw new NbdProtocolException(
+            name
+                + ": minimum block size "
+                + minBlock
+                + " (proto.md: a power of 2, at most 64 KiB)");
+      }
+      lbs = Math.max(lbs, minBlock);
+    }
+    int pbs = lbs;
+    if (preferred != 0 && Integer.bitCount(preferred) == 1) {
+      pbs = Math.max(lbs, Math.min(preferred, 65536));
+    }
+    long payload = maxPayload == 0 ? Nbd.MAX_PAYLOAD : Math.min(maxPayload, Nbd.MAX_PAYLOAD);
+    int maxSectors = (int) (payload >>> Bio.SECTOR_SHIFT);
+    int lbSectors = lbs >>> Bio.SECTOR_SHIFT;
+    maxSectors = Math.max(lbSectors, maxSectors - maxSectors % lbSectors);
+    int range = (int) (0xffffffffL >>> Bio.SECTOR_SHIFT);
+    range -= range % lbSectors;
+    boolean readOnly = (flags & Nbd.FLAG_READ_ONLY) != 0;
+    return IoLimits.builder()
+        .logicalBlockSize(lbs)
+        .physicalBlockSize(pbs)
+        .ioMin(pbs)
+        .maxSectors(maxSectors)
+        .maxDiscardSectors(!readOnly && (flags & Nbd.FLAG_SEND_TRIM) != 0 ? range : 0)
+        .discardGranularity(lbs)
+        .maxWriteZeroesSectors(!readOnly && (flags & Nbd.FLAG_SEND_WRITE_ZEROES) != 0 ? range : 0)
+        .writeCache((flags & Nbd.FLAG_SEND_FLUSH) != 0)
+        .fua((flags & Nbd.FLAG_SEND_FUA) != 0)
+        .build();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Submission
+
+  @Override
+  protected void doSubmit(Bio bio) {
+    outstanding.incrementAndGet();
+    if (broken) {
+      finish(bio, BlockStatus.TRANSPORT);
+      return;
+    }
+    if (bio.sectors() == 0 && bio.op() != Bio.Op.FLUSH) {
+      finish(bio, BlockStatus.OK); // proto.md leaves zero-length requests unspecified: not sent
+      return;
+    }
+    switch (bio.op()) {
+      case READ:
+        new Job(bio, Nbd.CMD_READ, 0, false).sendParts();
+        return;
+      case WRITE:
+        {
+          boolean flushable = (flags & Nbd.FLAG_SEND_FLUSH) != 0;
+          boolean fua = bio.hasFlag(Bio.FUA);
+          boolean nativeFua = fua && (flags & Nbd.FLAG_SEND_FUA) != 0;
+          Job j =
+              new Job(
+                  bio,
+                  Nbd.CMD_WRITE,
+                  nativeFua ? Nbd.CMD_FLAG_FUA : 0,
+                  fua && !nativeFua && flushable);
+          if (bio.hasFlag(Bio.PREFLUSH) && flushable) {
+            j.preflush();
+          } else {
+            j.sendParts();
+          }
+          return;
+        }
+      case FLUSH:
+        if ((flags & Nbd.FLAG_SEND_FLUSH) == 0) {
+          finish(bio, BlockStatus.OK); // no cache to flush
+        } else {
+          new Job(bio, Nbd.CMD_FLUSH, 0, false).sendFlush();
+        }
+        return;
+      case DISCARD:
+        if (limits().maxDiscardSectors() == 0) {
+          finish(bio, BlockStatus.NOTSUPP);
+        } else {
+          new Job(bio, Nbd.CMD_TRIM, fuaFlag(bio), false).sendParts();
+        }
+        return;
+      case WRITE_ZEROES:
+        if (limits().maxWriteZeroesSectors() == 0) {
+          finish(bio, BlockStatus.NOTSUPP);
+        } else {
+          int f = fuaFlag(bio) | (bio.hasFlag(Bio.NOUNMAP) ? Nbd.CMD_FLAG_NO_HOLE : 0);
+          new Job(bio, Nbd.CMD_WRITE_ZEROES, f, false).sendParts();
+        }
+        return;
+      default:
+        finish(bio, BlockStatus.NOTSUPP);
+    }
+  }
+
+  private int fuaFlag(Bio bio) {
+    return bio.hasFlag(Bio.FUA) && (flags & Nbd.FLAG_SEND_FUA) != 0 ? Nbd.CMD_FLAG_FUA : 0;
+  }
+
+  private void finish(Bio bio, BlockStatus status) {
+    try {
+      bio.complete(status);
+    } finally {
+      if (outstanding.decrementAndGet() == 0 && closing) {
+        synchronized (idle) {
+          idle.notifyAll();
+        }
+      }
+    }
+  }
+
+  /**
+   * One bio on the wire: one or more requests (parts), optionally after a flush ({@link
+   * Bio#PREFLUSH}) and before a flush (emulated FUA). Stages run one after the other; parts of a
+   * stage are in flight together, the first error wins.
+   */
+  private final class Job {
+    final Bio bio;
+    final int type;
+    final int cmdFlags;
+    boolean postflush;
+    final AtomicInteger remaining = new AtomicInteger();
+    volatile BlockStatus error;
+    int stage; // 0 = data, 1 = preflush, 2 = postflush
+
+    Job(Bio bio, int type, int cmdFlags, boolean postflush) {
+      this.bio = bio;
+      this.type = type;
+      this.cmdFlags = cmdFlags;
+      this.postflush = postflush;
+    }
+
+    void preflush() {
+      stage = 1;
+      sendFlush();
+    }
+
+    void sendFlush() {
+      remaining.set(1);
+      send(new Part(this, Nbd.CMD_FLUSH, 0, 0, 0, null));
+    }
+
+    void sendParts() {
+      stage = 0;
+      long offset = bio.sector() << Bio.SECTOR_SHIFT;
+      int sectors = bio.sectors();
+      int max = type == Nbd.CMD_READ || type == Nbd.CMD_WRITE ? maxDataSectors : maxRangeSectors;
+      int n = (sectors + max - 1) / max;
+      remaining.set(n);
+      for (int done = 0; done < sectors; ) {
+        int k = Math.min(max, sectors - done);
+        ByteBuffer data = null;
+        if (bio.data() != null) {
+          data =
+              bio.data()
+                  .slice(bio.dataOffset() + (done << Bio.SECTOR_SHIFT), k << Bio.SECTOR_SHIFT);
+        }
+        send(
+            new Part(
+                this,
+                type,
+                cmdFlags,
+                offset + ((long) done << Bio.SECTOR_SHIFT),
+                k << Bio.SECTOR_SHIFT,
+                data));
+        done += k;
+      }
+    }
+
+    void partDone(BlockStatus s) {
+      if (s != BlockStatus.OK && error == null) {
+        error = s;
+      }
+      if (remaining.decrementAndGet() != 0) {
+        return;
+      }
+      BlockStatus e = error;
+      if (e == null && stage == 1) {
+        sendParts();
+        return;
+      }
+      if (e == null && stage == 0 && postflush) {
+        stage = 2;
+        sendFlush();
+        return;
+      }
+      finish(bio, e == null ? BlockStatus.OK : e);
+    }
+  }
+
+  /** One NBD request. */
+  private static final class Part {
+    final Job job;
+    final int type;
+    final int cmdFlags;
+    final long offset;
+    final int length;
+    final ByteBuffer data;
+
+    Part(Job job, int type, int cmdFlags, long offset, int length, ByteBuffer data) {
+      this.job = job;
+      this.type = type;
+      this.cmdFlags = cmdFlags;
+      this.offset = offset;
+      this.length = length;
+      this.data = data;
+    }
+  }
+
+  private void send(Part p) {
+    long cookie = cookies.incrementAndGet();
+    pending.put(cookie, p);
+    if (broken) {
+      if (pending.remove(cookie) != null) {
+        p.job.partDone(BlockStatus.TRANSPORT);
+      }
+      return;
+    }
+    ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
+    h.putInt(Nbd.REQUEST_MAGIC).putShort((short) p.cmdFlags).putShort((short) p.type);
+    h.putLong(cookie).putLong(p.offset).putInt(p.length).flip();
+    out.add(h, p.type == Nbd.CMD_WRITE ? p.data : null);
+    out.drain();
+    if (out.isBroken()) {
+      fail("sending failed: " + out.failure());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replies
+
+  private void readReplies() {
+    try {
+      while (true) {
+        ByteBuffer h = in.ensure(Nbd.SIMPLE_REPLY_SIZE);
+        int magic = h.getInt();
+        if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
+          throw new NbdProtocolException(
+              "reply magic 0x" + Integer.toHexString(magic) + " (expected 0x67446698)");
+        }
+        int error = h.getInt();
+        long cookie = h.getLong();
+        Part p = pending.remove(cookie);
+        if (p == null) {
+          throw new NbdProtocolException("reply for cookie " + cookie + ", which is not in flight");
+        }
+        if (p.type == Nbd.CMD_READ && error == 0) {
+          in.readFully(p.data);
+        }
+        BlockStatus s = Nbd.statusOf(error);
+        if (error == Nbd.ESHUTDOWN) {
+          fail("the server is shutting down (NBD_ESHUTDOWN)");
+        }
+        p.job.partDone(s);
+      }
+    } catch (EOFException e) {
+      fail(closing ? "closed" : "the server closed the connection");
+    } catch (IOException e) {
+      fail(closing ? "closed" : e.getMessage());
+    } catch (RuntimeException | Error e) {
+      LOG.log(System.Logger.Level.ERROR, name() + ": reader failed", e);
+      fail("internal error: " + e);
+    }
+  }
+
+  /** The connection is gone: every request in flight and every later bio fails with TRANSPORT. */
+  private void fail(String reason) {
+    if (!broken) {
+      brokenReason = reason;
+      broken = true;
+      out.markBroken();
+      if (!closing) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "{0}: connection lost ({1}); I/O fails with TRANSPORT",
+            name(),
+            reason);
+      }
+    }
+    List<Long> cookies = new ArrayList<>(pending.keySet());
+    for (Long c : cookies) {
+      Part p = pending.remove(c);
+      if (p != null) {
+        p.job.partDone(BlockStatus.TRANSPORT);
+      }
+    }
+  }
+
+  /** Why the connection is gone, or {@code null}. */
+  public String brokenReason() {
+    return brokenReason;
+  }
+
+  @Override
+  protected void doClose() throws IOException {
+    closing = true;
+    long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
+    synchronized (idle) {
+      while (outstanding.get() > 0 && !broken) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "{0}: closing with {1} bios still in flight; they fail with TRANSPORT",
+              name(),
+              outstanding.get());
+          break;
+        }
+        try {
+          idle.wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    }
+    if (!broken) {
+      ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
+      h.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC);
+      h.putLong(cookies.incrementAndGet()).putLong(0).putInt(0).flip();
+      out.add(h, null);
+      out.drain();
+      try {
+        ch.shutdownOutput();
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.DEBUG, "shutdownOutput failed", e);
+      }
+    }
+    // the server closes after NBD_CMD_DISC; the reader then sees the end of the stream
+    try {
+      reader.join(JOIN_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    ch.close();
+    try {
+      reader.join(JOIN_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    fail("closed");
+  }
+}

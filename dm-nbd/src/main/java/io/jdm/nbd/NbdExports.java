@@ -1,0 +1,117 @@
+package io.jdm.nbd;
+
+import io.jdm.core.BlockDevice;
+import io.jdm.core.DeviceMapper;
+import io.jdm.core.DmException;
+import io.jdm.core.MappedDevice;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * What an {@link NbdServer} exports: export names to block devices.
+ *
+ * <p>Implementations must be thread-safe ({@link #open} is called from every connection's thread)
+ * and return {@code null} from {@link #open} for a name they do not export. The empty name is the
+ * protocol's default export; when {@link #open} returns {@code null} for it and exactly one export
+ * is listed, the server uses that one.
+ */
+public interface NbdExports {
+
+  /** The names {@code NBD_OPT_LIST} reports, in order. */
+  List<String> names();
+
+  /**
+   * Opens {@code name} for one connection, or returns {@code null} if there is no such export.
+   *
+   * @throws IOException if the export exists but cannot be opened
+   */
+  NbdExport open(String name) throws IOException;
+
+  /** Fixed exports: each device shared by every connection; the caller keeps ownership. */
+  static NbdExports of(Map<String, ? extends BlockDevice> devices) {
+    Map<String, BlockDevice> copy = new LinkedHashMap<>(devices);
+    return new NbdExports() {
+      @Override
+      public List<String> names() {
+        return new ArrayList<>(copy.keySet());
+      }
+
+      @Override
+      public NbdExport open(String name) {
+        BlockDevice d = copy.get(name);
+        return d == null ? null : NbdExport.of(d);
+      }
+    };
+  }
+
+  /** One device as the default export and under {@code name}. */
+  static NbdExports of(String name, BlockDevice device) {
+    return of(Map.of(name, device));
+  }
+
+  /**
+   * Exports looked up by a function (returning {@code null} for unknown names), shared and owned by
+   * the caller; {@code NBD_OPT_LIST} reports nothing.
+   */
+  static NbdExports of(Function<String, ? extends BlockDevice> lookup) {
+    Objects.requireNonNull(lookup, "lookup");
+    return new NbdExports() {
+      @Override
+      public List<String> names() {
+        return List.of();
+      }
+
+      @Override
+      public NbdExport open(String name) {
+        BlockDevice d = lookup.apply(name);
+        return d == null ? null : NbdExport.of(d);
+      }
+    };
+  }
+
+  /**
+   * Every mapped device of {@code dm}, under its name, as it is at connection time. Each connection
+   * opens the device ({@link MappedDevice#open()}), so a device cannot be removed while a client is
+   * connected to it (unless forced); the read-only flag and size are the device's.
+   */
+  static NbdExports of(DeviceMapper dm) {
+    Objects.requireNonNull(dm, "dm");
+    return new NbdExports() {
+      @Override
+      public List<String> names() {
+        List<String> names = new ArrayList<>();
+        for (MappedDevice md : dm.list()) {
+          names.add(md.name());
+        }
+        return names;
+      }
+
+      @Override
+      public NbdExport open(String name) throws IOException {
+        Optional<MappedDevice> md = dm.find(name);
+        if (md.isEmpty()) {
+          return null;
+        }
+        BlockDevice handle;
+        try {
+          handle = md.get().open();
+        } catch (DmException | IllegalStateException e) {
+          return null; // removed between find and open
+        }
+        String uuid = md.get().uuid().orElse("");
+        return new NbdExport(
+            handle,
+            handle.isReadOnly(),
+            uuid.isEmpty() ? "jdm mapped device" : "jdm mapped device, uuid " + uuid,
+            true,
+            true);
+      }
+    };
+  }
+}

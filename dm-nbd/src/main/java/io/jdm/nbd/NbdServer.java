@@ -1,0 +1,303 @@
+package io.jdm.nbd;
+
+import io.jdm.core.DeviceMapper;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An NBD server ({@code doc/proto.md} of NetworkBlockDevice/nbd) exporting block devices to qemu,
+ * libnbd's tools, fio's {@code nbd} engine, the kernel's {@code nbd-client}, or {@link
+ * NbdBlockDevice}.
+ *
+ * <p>Protocol: fixed newstyle negotiation only (oldstyle and TLS are not offered); the options
+ * {@code NBD_OPT_EXPORT_NAME}, {@code GO}, {@code INFO} (with {@code NBD_INFO_EXPORT}, {@code
+ * NAME}, {@code DESCRIPTION} and {@code BLOCK_SIZE}, the minimum block being the device's logical
+ * block size), {@code LIST}, {@code ABORT} and {@code STRUCTURED_REPLY}; every other option is
+ * answered {@code NBD_REP_ERR_UNSUP}. Commands {@code READ}, {@code WRITE}, {@code FLUSH}, {@code
+ * TRIM} (when the device supports discard), {@code WRITE_ZEROES} (when it supports write-zeroes;
+ * {@code NO_HOLE} becomes {@link io.jdm.core.Bio#NOUNMAP}), {@code CACHE} (a no-op), {@code DISC},
+ * and the {@code FUA} flag ({@link io.jdm.core.Bio#FUA}).
+ *
+ * <p>Thread model: one acceptor thread per listening address and one reader thread per connection.
+ * The reader decodes requests and submits them as bios without waiting; a reply is written when its
+ * bio completes, by the completing thread (replies of bios that completed on the reader thread
+ * itself are batched into one gathering write before the reader blocks again). So any number of
+ * requests are in flight per connection, replies go out in completion order, and no thread is ever
+ * parked per request.
+ *
+ * <p>Errors, as proto.md asks: a request past the end fails with {@code NBD_EINVAL} ({@code
+ * NBD_ENOSPC} for writes and write-zeroes), an unaligned one with {@code NBD_EINVAL}, a write to a
+ * read-only export with {@code NBD_EPERM}, an unknown command or flag with {@code NBD_EINVAL}, a
+ * read longer than the maximum payload with {@code NBD_EOVERFLOW} (structured replies) or {@code
+ * NBD_EINVAL}. A peer that breaks the protocol (wrong magic, unknown client flags, a write payload
+ * over 32 MiB) is disconnected; other connections are not affected.
+ *
+ * <p>{@link #close()} stops accepting, stops reading on every connection, waits (up to the shutdown
+ * timeout) until every request already submitted has completed and its reply is written, then
+ * closes the connections; requests read while shutting down are failed with {@code NBD_ESHUTDOWN}.
+ */
+public final class NbdServer implements Closeable {
+  private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
+
+  private final NbdExports exports;
+  private final boolean readOnly;
+  private final Duration shutdownTimeout;
+  private final AtomicLong connectionIds = new AtomicLong();
+  private final List<Listener> listeners = new ArrayList<>();
+  private final Set<NbdServerConnection> connections = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
+
+  private NbdServer(Builder b) {
+    this.exports = b.exports;
+    this.readOnly = b.readOnly;
+    this.shutdownTimeout = b.shutdownTimeout;
+  }
+
+  /** A server for {@code exports}; call {@link #listen} to start serving. */
+  public static Builder builder(NbdExports exports) {
+    return new Builder(exports);
+  }
+
+  /** A server exporting every mapped device of {@code dm} under its name. */
+  public static NbdServer create(DeviceMapper dm) {
+    return builder(NbdExports.of(dm)).build();
+  }
+
+  /** A server for {@code exports} with default settings. */
+  public static NbdServer create(NbdExports exports) {
+    return builder(exports).build();
+  }
+
+  /**
+   * Binds {@code address} and starts accepting connections on it: an {@link InetSocketAddress}
+   * (port 0 picks a free port) or a {@link UnixDomainSocketAddress} (the socket file must not
+   * exist; {@link #close()} deletes it).
+   *
+   * @return the bound address (with the chosen port)
+   */
+  public synchronized SocketAddress listen(SocketAddress address) throws IOException {
+    Objects.requireNonNull(address, "address");
+    if (closed) {
+      throw new IllegalStateException("NBD server is closed");
+    }
+    ServerSocketChannel ssc;
+    Path socketFile = null;
+    if (address instanceof UnixDomainSocketAddress) {
+      ssc = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+      socketFile = ((UnixDomainSocketAddress) address).getPath();
+    } else {
+      ssc = ServerSocketChannel.open();
+      ssc.socket().setReuseAddress(true);
+    }
+    try {
+      ssc.bind(address, 128);
+    } catch (IOException e) {
+      ssc.close();
+      throw new IOException("NBD server: cannot listen on " + address + ": " + e.getMessage(), e);
+    }
+    SocketAddress bound = ssc.getLocalAddress();
+    Listener l = new Listener(ssc, bound, socketFile);
+    listeners.add(l);
+    l.thread.start();
+    LOG.log(System.Logger.Level.INFO, "NBD server listening on {0}", bound);
+    return bound;
+  }
+
+  /** The addresses this server listens on. */
+  public synchronized List<SocketAddress> addresses() {
+    List<SocketAddress> a = new ArrayList<>();
+    for (Listener l : listeners) {
+      a.add(l.address);
+    }
+    return a;
+  }
+
+  /** Connections currently open (in negotiation or transmission). */
+  public int connectionCount() {
+    return connections.size();
+  }
+
+  NbdExports exports() {
+    return exports;
+  }
+
+  boolean forceReadOnly() {
+    return readOnly;
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  void connectionEnded(NbdServerConnection c) {
+    connections.remove(c);
+  }
+
+  /**
+   * Stops the server: no new connections; every connection stops reading, completes what it has in
+   * flight (waiting up to the shutdown timeout) and closes. Idempotent.
+   */
+  @Override
+  public void close() throws IOException {
+    List<Listener> ls;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      ls = new ArrayList<>(listeners);
+    }
+    IOException failure = null;
+    for (Listener l : ls) {
+      try {
+        l.channel.close();
+      } catch (IOException e) {
+        failure = e;
+      }
+    }
+    long deadline = System.nanoTime() + shutdownTimeout.toNanos();
+    for (Listener l : ls) {
+      join(l.thread, deadline);
+      if (l.socketFile != null) {
+        Files.deleteIfExists(l.socketFile);
+      }
+    }
+    List<NbdServerConnection> cs = new ArrayList<>(connections);
+    for (NbdServerConnection c : cs) {
+      c.shutdown(deadline);
+    }
+    for (NbdServerConnection c : cs) {
+      join(c.thread(), deadline + Duration.ofSeconds(5).toNanos());
+      if (c.thread().isAlive()) {
+        c.abort();
+        join(c.thread(), System.nanoTime() + Duration.ofSeconds(5).toNanos());
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private static void join(Thread t, long deadlineNanos) {
+    long left = deadlineNanos - System.nanoTime();
+    try {
+      if (left > 0) {
+        t.join(Math.max(1, left / 1_000_000));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  Duration shutdownTimeout() {
+    return shutdownTimeout;
+  }
+
+  private final class Listener implements Runnable {
+    final ServerSocketChannel channel;
+    final SocketAddress address;
+    final Path socketFile;
+    final Thread thread;
+
+    Listener(ServerSocketChannel channel, SocketAddress address, Path socketFile) {
+      this.channel = channel;
+      this.address = address;
+      this.socketFile = socketFile;
+      this.thread = new Thread(this, "jdm-nbd-accept-" + address);
+      thread.setDaemon(true);
+    }
+
+    @Override
+    public void run() {
+      while (true) {
+        SocketChannel ch;
+        try {
+          ch = channel.accept();
+        } catch (ClosedChannelException e) {
+          return;
+        } catch (IOException e) {
+          if (closed) {
+            return;
+          }
+          LOG.log(System.Logger.Level.WARNING, "NBD server on " + address + ": accept failed", e);
+          continue;
+        }
+        if (closed) {
+          closeQuietly(ch);
+          return;
+        }
+        try {
+          if (!(address instanceof UnixDomainSocketAddress)) {
+            ch.socket().setTcpNoDelay(true);
+          }
+        } catch (IOException e) {
+          LOG.log(System.Logger.Level.DEBUG, "TCP_NODELAY not set", e);
+        }
+        NbdServerConnection c =
+            new NbdServerConnection(NbdServer.this, ch, connectionIds.incrementAndGet());
+        connections.add(c);
+        if (closed) {
+          // close() may have taken its snapshot of the connections before this one was added
+          connections.remove(c);
+          closeQuietly(ch);
+          return;
+        }
+        c.thread().start();
+      }
+    }
+  }
+
+  static void closeQuietly(Closeable c) {
+    try {
+      c.close();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.DEBUG, "close failed", e);
+    }
+  }
+
+  /** Settings of a server. */
+  public static final class Builder {
+    private final NbdExports exports;
+    private boolean readOnly;
+    private Duration shutdownTimeout = Duration.ofSeconds(30);
+
+    private Builder(NbdExports exports) {
+      this.exports = Objects.requireNonNull(exports, "exports");
+    }
+
+    /** Exports every device read-only (default: as each export says). */
+    public Builder readOnly(boolean readOnly) {
+      this.readOnly = readOnly;
+      return this;
+    }
+
+    /** How long {@link NbdServer#close()} waits for in-flight requests (default 30 s). */
+    public Builder shutdownTimeout(Duration timeout) {
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("shutdown timeout " + timeout + " < 0");
+      }
+      this.shutdownTimeout = timeout;
+      return this;
+    }
+
+    public NbdServer build() {
+      return new NbdServer(this);
+    }
+  }
+}

@@ -1,0 +1,796 @@
+package io.jdm.nbd;
+
+import io.jdm.core.Bio;
+import io.jdm.core.BioCallback;
+import io.jdm.core.BlockDevice;
+import io.jdm.core.BlockStatus;
+import io.jdm.core.IoLimits;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client of an {@link NbdServer}: negotiation, then the transmission phase. The thread model is
+ * described on {@link NbdServer}.
+ */
+final class NbdServerConnection implements Runnable {
+  private static final System.Logger LOG = System.getLogger(NbdServerConnection.class.getName());
+
+  /** Longer option payloads are taken as a denial of service: hard disconnect. */
+  private static final int MAX_OPTION_LENGTH = 64 * 1024;
+
+  private static final int SUPPORTED_CLIENT_FLAGS =
+      Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES;
+
+  private final NbdServer server;
+  private final SocketChannel ch;
+  private final long id;
+  private final Thread thread;
+  private final ChannelInput in;
+  private final String peer;
+
+  // negotiation state
+  private boolean noZeroes;
+  private boolean structured;
+
+  // transmission state
+  private NbdExport export;
+  private BlockDevice device;
+  private String exportName;
+  private long size;
+  private int minBlock;
+  private int maxPayload;
+  private int maxDataSectors;
+  private int maxDiscardSectors;
+  private int maxZeroesSectors;
+  private boolean readOnly;
+
+  /** Requests read and not yet answered (replies written or dropped). */
+  private final AtomicInteger inFlight = new AtomicInteger();
+
+  private final Object idle = new Object();
+  private volatile boolean draining;
+  private volatile boolean shuttingDown;
+
+  private final Outbox outbox;
+
+  NbdServerConnection(NbdServer server, SocketChannel ch, long id) {
+    this.server = server;
+    this.ch = ch;
+    this.id = id;
+    this.in = new ChannelInput(ch, 128 * 1024);
+    String p;
+    try {
+      p = String.valueOf(ch.getRemoteAddress());
+    } catch (IOException e) {
+      p = "?";
+    }
+    this.peer = p.isEmpty() ? "unix socket" : p;
+    this.outbox = new Outbox(ch, "NBD connection " + id);
+    this.thread = new Thread(this, "jdm-nbd-conn-" + id);
+    thread.setDaemon(true);
+  }
+
+  Thread thread() {
+    return thread;
+  }
+
+  private String where() {
+    return "NBD connection "
+        + id
+        + " ("
+        + peer
+        + (exportName == null ? "" : ", export '" + exportName + "'")
+        + ")";
+  }
+
+  @Override
+  public void run() {
+    try {
+      if (negotiate()) {
+        transmit();
+      }
+    } catch (EOFException e) {
+      LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", where(), e.getMessage());
+    } catch (NbdProtocolException e) {
+      LOG.log(System.Logger.Level.WARNING, "{0}: {1}; disconnecting", where(), e.getMessage());
+    } catch (IOException e) {
+      if (!shuttingDown) {
+        LOG.log(System.Logger.Level.DEBUG, where() + ": connection failed", e);
+      }
+    } catch (RuntimeException | Error e) {
+      LOG.log(System.Logger.Level.ERROR, where() + ": internal error", e);
+    } finally {
+      finish();
+    }
+  }
+
+  /** Stops reading (the reader then drains and closes). */
+  void shutdown(long deadlineNanos) {
+    shuttingDown = true;
+    try {
+      ch.shutdownInput();
+    } catch (IOException e) {
+      abort();
+    }
+  }
+
+  /** Closes the socket at once: replies not yet written are lost. */
+  void abort() {
+    outbox.markBroken();
+    NbdServer.closeQuietly(ch);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Negotiation
+
+  /** Returns {@code true} when transmission starts, {@code false} when the client went away. */
+  private boolean negotiate() throws IOException {
+    ByteBuffer hello = ByteBuffer.allocate(18);
+    hello.putLong(Nbd.INIT_PASSWD).putLong(Nbd.IHAVEOPT);
+    hello.putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
+    ChannelInput.writeFully(ch, hello.flip());
+    int clientFlags = in.readInt();
+    if ((clientFlags & ~SUPPORTED_CLIENT_FLAGS) != 0) {
+      throw new NbdProtocolException(
+          "client flags 0x"
+              + Integer.toHexString(clientFlags)
+              + " include flags this server did not offer (proto.md: the server MUST drop the"
+              + " connection)");
+    }
+    noZeroes = (clientFlags & Nbd.FLAG_C_NO_ZEROES) != 0;
+    while (true) {
+      long magic = in.readLong();
+      if (magic != Nbd.IHAVEOPT) {
+        throw new NbdProtocolException(
+            "option magic 0x"
+                + Long.toHexString(magic)
+                + " (expected IHAVEOPT 0x49484156454f5054)");
+      }
+      int option = in.readInt();
+      long length = in.readInt() & 0xffffffffL;
+      if (length > MAX_OPTION_LENGTH) {
+        throw new NbdProtocolException(
+            Nbd.optionName(option)
+                + " with "
+                + length
+                + " bytes of data (this server takes at most "
+                + MAX_OPTION_LENGTH
+                + ")");
+      }
+      ByteBuffer data = ByteBuffer.wrap(in.bytes((int) length));
+      if (server.isClosed() && option != Nbd.OPT_ABORT) {
+        optionReply(option, Nbd.REP_ERR_SHUTDOWN, "the server is shutting down");
+        continue;
+      }
+      switch (option) {
+        case Nbd.OPT_EXPORT_NAME:
+          return exportName(data);
+        case Nbd.OPT_ABORT:
+          try {
+            optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
+          } catch (IOException e) {
+            // the client may close without waiting for the ACK (proto.md)
+          }
+          return false;
+        case Nbd.OPT_LIST:
+          list(data);
+          break;
+        case Nbd.OPT_INFO:
+        case Nbd.OPT_GO:
+          if (infoOrGo(option, data)) {
+            return true;
+          }
+          break;
+        case Nbd.OPT_STRUCTURED_REPLY:
+          if (data.hasRemaining()) {
+            optionReply(option, Nbd.REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
+          } else if (structured) {
+            optionReply(option, Nbd.REP_ERR_INVALID, "structured replies are already negotiated");
+          } else {
+            structured = true;
+            optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
+          }
+          break;
+        default:
+          optionReply(
+              option, Nbd.REP_ERR_UNSUP, Nbd.optionName(option) + " is not supported by jdm");
+      }
+    }
+  }
+
+  private void list(ByteBuffer data) throws IOException {
+    if (data.hasRemaining()) {
+      optionReply(Nbd.OPT_LIST, Nbd.REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
+      return;
+    }
+    for (String name : server.exports().names()) {
+      byte[] b = name.getBytes(StandardCharsets.UTF_8);
+      ByteBuffer r = ByteBuffer.allocate(4 + b.length);
+      r.putInt(b.length).put(b).flip();
+      optionReply(Nbd.OPT_LIST, Nbd.REP_SERVER, r);
+    }
+    optionReply(Nbd.OPT_LIST, Nbd.REP_ACK, (ByteBuffer) null);
+  }
+
+  private boolean exportName(ByteBuffer data) throws IOException {
+    String name = StandardCharsets.UTF_8.decode(data).toString();
+    if (!openExport(name)) {
+      // proto.md: an export that cannot be served after NBD_OPT_EXPORT_NAME ends the session
+      throw new NbdProtocolException(
+          "NBD_OPT_EXPORT_NAME asked for export '" + name + "', which does not exist");
+    }
+    ByteBuffer r = ByteBuffer.allocate(noZeroes ? 10 : 134);
+    r.putLong(size).putShort((short) transmissionFlags());
+    r.position(r.limit()).flip();
+    ChannelInput.writeFully(ch, r);
+    return true;
+  }
+
+  private boolean infoOrGo(int option, ByteBuffer data) throws IOException {
+    if (data.remaining() < 6) {
+      optionReply(option, Nbd.REP_ERR_INVALID, Nbd.optionName(option) + ": data too short");
+      return false;
+    }
+    long nameLength = data.getInt() & 0xffffffffL;
+    if (nameLength > data.remaining() - 2) {
+      optionReply(
+          option,
+          Nbd.REP_ERR_INVALID,
+          Nbd.optionName(option) + ": name length " + nameLength + " exceeds the option data");
+      return false;
+    }
+    byte[] nameBytes = new byte[(int) nameLength];
+    data.get(nameBytes);
+    int n = data.getShort() & 0xffff;
+    if (data.remaining() != 2 * n) {
+      optionReply(
+          option,
+          Nbd.REP_ERR_INVALID,
+          Nbd.optionName(option) + ": " + n + " information requests do not match the data");
+      return false;
+    }
+    boolean wantName = false;
+    boolean wantDescription = false;
+    for (int i = 0; i < n; i++) {
+      int info = data.getShort() & 0xffff;
+      wantName |= info == Nbd.INFO_NAME;
+      wantDescription |= info == Nbd.INFO_DESCRIPTION;
+    }
+    String name = new String(nameBytes, StandardCharsets.UTF_8);
+    if (!openExport(name)) {
+      optionReply(option, Nbd.REP_ERR_UNKNOWN, "export '" + name + "' does not exist");
+      return false;
+    }
+    ByteBuffer info = ByteBuffer.allocate(12);
+    info.putShort((short) Nbd.INFO_EXPORT).putLong(size).putShort((short) transmissionFlags());
+    optionReply(option, Nbd.REP_INFO, info.flip());
+    // always sent: the minimum block is the device's logical block, not the default of 1
+    ByteBuffer bs = ByteBuffer.allocate(14);
+    bs.putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(minBlock).putInt(preferredBlock());
+    bs.putInt(maxPayload);
+    optionReply(option, Nbd.REP_INFO, bs.flip());
+    if (wantName) {
+      optionReply(option, Nbd.REP_INFO, stringInfo(Nbd.INFO_NAME, exportName));
+    }
+    if (wantDescription && !export.description().isEmpty()) {
+      optionReply(option, Nbd.REP_INFO, stringInfo(Nbd.INFO_DESCRIPTION, export.description()));
+    }
+    optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
+    if (option == Nbd.OPT_GO) {
+      return true;
+    }
+    releaseExport();
+    return false;
+  }
+
+  private static ByteBuffer stringInfo(int type, String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer r = ByteBuffer.allocate(2 + b.length);
+    return r.putShort((short) type).put(b).flip();
+  }
+
+  /** Opens {@code name} (the default export for ""); {@code false} if there is none. */
+  private boolean openExport(String name) throws IOException {
+    releaseExport();
+    NbdExports exports = server.exports();
+    NbdExport e = exports.open(name);
+    String canonical = name;
+    if (e == null && name.isEmpty()) {
+      List<String> names = exports.names();
+      if (names.size() == 1) {
+        canonical = names.get(0);
+        e = exports.open(canonical);
+      }
+    }
+    if (e == null) {
+      return false;
+    }
+    export = e;
+    device = e.device();
+    exportName = canonical;
+    readOnly = e.isReadOnly() || server.forceReadOnly();
+    IoLimits l = device.limits();
+    size = device.size();
+    minBlock = l.logicalBlockSize();
+    maxPayload = Nbd.MAX_PAYLOAD;
+    long maxSectorsBytes = (long) l.maxSectors() << Bio.SECTOR_SHIFT;
+    if (l.maxSectors() != IoLimits.UNLIMITED && maxSectorsBytes >= preferredBlock()) {
+      maxPayload = (int) Math.min(maxPayload, maxSectorsBytes);
+    }
+    int lbSectors = l.logicalBlockSectors();
+    maxDataSectors = roundDown(Math.min(l.maxSectors(), Nbd.MAX_PAYLOAD >>> 9), lbSectors);
+    maxDiscardSectors = roundDown(l.maxDiscardSectors(), lbSectors);
+    maxZeroesSectors = roundDown(l.maxWriteZeroesSectors(), lbSectors);
+    return true;
+  }
+
+  private static int roundDown(int sectors, int lbSectors) {
+    return sectors - sectors % lbSectors;
+  }
+
+  private int preferredBlock() {
+    IoLimits l = device.limits();
+    int p = Math.max(Math.max(l.physicalBlockSize(), minBlock), 4096);
+    return Math.min(p, 65536);
+  }
+
+  private int transmissionFlags() {
+    int f = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_CACHE;
+    if (readOnly) {
+      f |= Nbd.FLAG_READ_ONLY;
+    } else {
+      if (maxDiscardSectors > 0) {
+        f |= Nbd.FLAG_SEND_TRIM;
+      }
+      if (maxZeroesSectors > 0) {
+        f |= Nbd.FLAG_SEND_WRITE_ZEROES;
+      }
+    }
+    if (structured) {
+      f |= Nbd.FLAG_SEND_DF; // every read is answered with one data chunk
+    }
+    if (export.shared() || readOnly) {
+      f |= Nbd.FLAG_CAN_MULTI_CONN;
+    }
+    return f;
+  }
+
+  private void releaseExport() {
+    NbdExport e = export;
+    export = null;
+    device = null;
+    exportName = null;
+    if (e != null && e.closeWhenDone()) {
+      NbdServer.closeQuietly(e.device());
+    }
+  }
+
+  private void optionReply(int option, int type, String message) throws IOException {
+    optionReply(option, type, ByteBuffer.wrap(message.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private void optionReply(int option, int type, ByteBuffer data) throws IOException {
+    int n = data == null ? 0 : data.remaining();
+    ByteBuffer h = ByteBuffer.allocate(20);
+    h.putLong(Nbd.REPLY_MAGIC).putInt(option).putInt(type).putInt(n).flip();
+    if (data == null) {
+      ChannelInput.writeFully(ch, h);
+    } else {
+      ByteBuffer[] bufs = {h, data};
+      while (data.hasRemaining()) {
+        ch.write(bufs);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transmission
+
+  private void transmit() throws IOException {
+    LOG.log(
+        System.Logger.Level.DEBUG,
+        "{0}: transmission, {1} bytes, structured replies {2}",
+        where(),
+        size,
+        structured);
+    while (true) {
+      if (in.buffer().remaining() < Nbd.REQUEST_SIZE) {
+        // the next read may block: first send the replies of bios that completed inline
+        drainReplies();
+      }
+      ByteBuffer b = in.ensure(Nbd.REQUEST_SIZE);
+      int magic = b.getInt();
+      if (magic != Nbd.REQUEST_MAGIC) {
+        throw new NbdProtocolException(
+            "request magic 0x" + Integer.toHexString(magic) + " (expected 0x25609513)");
+      }
+      int flags = b.getShort() & 0xffff;
+      int type = b.getShort() & 0xffff;
+      long cookie = b.getLong();
+      long offset = b.getLong();
+      long length = b.getInt() & 0xffffffffL;
+      if (type == Nbd.CMD_DISC) {
+        LOG.log(System.Logger.Level.DEBUG, "{0}: NBD_CMD_DISC", where());
+        return;
+      }
+      request(flags, type, cookie, offset, length);
+    }
+  }
+
+  private void request(int flags, int type, long cookie, long offset, long length)
+      throws IOException {
+    ByteBuffer payload = null;
+    if (type == Nbd.CMD_WRITE) {
+      if (length > Nbd.MAX_PAYLOAD) {
+        // proto.md allows a hard disconnect for payloads deemed a denial of service (> 2^25)
+        throw new NbdProtocolException(
+            "NBD_CMD_WRITE with a payload of "
+                + length
+                + " bytes (maximum "
+                + Nbd.MAX_PAYLOAD
+                + ")");
+      }
+      payload = ByteBuffer.allocate((int) length);
+      if (in.buffer().remaining() < length) {
+        drainReplies();
+      }
+      in.readFully(payload);
+      payload.flip();
+    }
+    inFlight.incrementAndGet();
+    if (shuttingDown) {
+      reply(cookie, type, offset, Nbd.ESHUTDOWN, "the server is shutting down", null);
+      return;
+    }
+    int error = check(flags, type, offset, length);
+    if (error != 0) {
+      reply(cookie, type, offset, error, rejectMessage(error, type, offset, length), null);
+      return;
+    }
+    int sectors = (int) (length >>> Bio.SECTOR_SHIFT);
+    long sector = offset >>> Bio.SECTOR_SHIFT;
+    int bioFlags = (flags & Nbd.CMD_FLAG_FUA) != 0 ? Bio.FUA : 0;
+    switch (type) {
+      case Nbd.CMD_READ:
+        if (length == 0) {
+          reply(cookie, type, offset, 0, null, ByteBuffer.allocate(0));
+          return;
+        }
+        new Request(cookie, type, offset, ByteBuffer.allocate((int) length))
+            .submit(Bio.Op.READ, 0, sector, sectors, maxDataSectors);
+        return;
+      case Nbd.CMD_WRITE:
+        if (length == 0) {
+          reply(cookie, type, offset, 0, null, null);
+          return;
+        }
+        new Request(cookie, type, offset, payload)
+            .submit(Bio.Op.WRITE, bioFlags, sector, sectors, maxDataSectors);
+        return;
+      case Nbd.CMD_FLUSH:
+        new Request(cookie, type, offset, null).submitFlush();
+        return;
+      case Nbd.CMD_TRIM:
+        if (length == 0) {
+          reply(cookie, type, offset, 0, null, null);
+          return;
+        }
+        new Request(cookie, type, offset, null)
+            .submit(Bio.Op.DISCARD, bioFlags, sector, sectors, maxDiscardSectors);
+        return;
+      case Nbd.CMD_WRITE_ZEROES:
+        if (length == 0) {
+          reply(cookie, type, offset, 0, null, null);
+          return;
+        }
+        if ((flags & Nbd.CMD_FLAG_NO_HOLE) != 0) {
+          bioFlags |= Bio.NOUNMAP;
+        }
+        new Request(cookie, type, offset, null)
+            .submit(Bio.Op.WRITE_ZEROES, bioFlags, sector, sectors, maxZeroesSectors);
+        return;
+      case Nbd.CMD_CACHE:
+        reply(cookie, type, offset, 0, null, null); // a hint; nothing to prefetch into
+        return;
+      default:
+        throw new AssertionError(type);
+    }
+  }
+
+  /** The NBD error for a request that must not reach the device, or 0. */
+  private int check(int flags, int type, long offset, long length) {
+    int allowed;
+    boolean writes = false;
+    boolean ranged = true;
+    switch (type) {
+      case Nbd.CMD_READ:
+        allowed = Nbd.CMD_FLAG_FUA | (structured ? Nbd.CMD_FLAG_DF : 0);
+        break;
+      case Nbd.CMD_WRITE:
+        allowed = Nbd.CMD_FLAG_FUA;
+        writes = true;
+        break;
+      case Nbd.CMD_FLUSH:
+        allowed = Nbd.CMD_FLAG_FUA;
+        ranged = false;
+        break;
+      case Nbd.CMD_TRIM:
+        allowed = Nbd.CMD_FLAG_FUA;
+        writes = true;
+        break;
+      case Nbd.CMD_WRITE_ZEROES:
+        allowed = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_NO_HOLE;
+        writes = true;
+        break;
+      case Nbd.CMD_CACHE:
+        allowed = Nbd.CMD_FLAG_FUA;
+        break;
+      default:
+        return Nbd.EINVAL; // unknown command, including NBD_CMD_BLOCK_STATUS (no meta context)
+    }
+    if ((flags & ~allowed) != 0) {
+      return Nbd.EINVAL;
+    }
+    if (writes && readOnly) {
+      return Nbd.EPERM;
+    }
+    if (type == Nbd.CMD_TRIM && maxDiscardSectors == 0
+        || type == Nbd.CMD_WRITE_ZEROES && maxZeroesSectors == 0) {
+      return Nbd.EINVAL; // not advertised
+    }
+    if (!ranged) {
+      return 0;
+    }
+    if (offset < 0 || offset > size || length > size - offset) {
+      return type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES ? Nbd.ENOSPC : Nbd.EINVAL;
+    }
+    if (((offset | length) & (minBlock - 1)) != 0) {
+      return Nbd.EINVAL;
+    }
+    if (type == Nbd.CMD_READ && length > Nbd.MAX_PAYLOAD) {
+      return structured ? Nbd.EOVERFLOW : Nbd.EINVAL;
+    }
+    return 0;
+  }
+
+  private String rejectMessage(int error, int type, long offset, long length) {
+    String req =
+        commandName(type) + " of " + length + " bytes at offset " + Long.toUnsignedString(offset);
+    switch (error) {
+      case Nbd.EPERM:
+        return req + ": export '" + exportName + "' is read-only";
+      case Nbd.ENOSPC:
+        return req + ": beyond the end of the export (" + size + " bytes)";
+      case Nbd.EOVERFLOW:
+        return req + ": longer than the maximum payload of " + Nbd.MAX_PAYLOAD + " bytes";
+      default:
+        if (type > Nbd.CMD_WRITE_ZEROES || type == Nbd.CMD_DISC) {
+          return "unknown command " + type;
+        }
+        if (offset < 0 || offset > size || length > size - offset) {
+          return req + ": beyond the end of the export (" + size + " bytes)";
+        }
+        if (((offset | length) & (minBlock - 1)) != 0) {
+          return req + ": not aligned to the minimum block size " + minBlock;
+        }
+        return req + ": invalid flags or command not offered";
+    }
+  }
+
+  private static String commandName(int type) {
+    switch (type) {
+      case Nbd.CMD_READ:
+        return "NBD_CMD_READ";
+      case Nbd.CMD_WRITE:
+        return "NBD_CMD_WRITE";
+      case Nbd.CMD_FLUSH:
+        return "NBD_CMD_FLUSH";
+      case Nbd.CMD_TRIM:
+        return "NBD_CMD_TRIM";
+      case Nbd.CMD_CACHE:
+        return "NBD_CMD_CACHE";
+      case Nbd.CMD_WRITE_ZEROES:
+        return "NBD_CMD_WRITE_ZEROES";
+      case Nbd.CMD_BLOCK_STATUS:
+        return "NBD_CMD_BLOCK_STATUS";
+      default:
+        return "command " + type;
+    }
+  }
+
+  /**
+   * One NBD request on its way through the device: one bio, or several when the request is longer
+   * than the device takes at once (the parts share the buffer and the first error wins).
+   */
+  private final class Request implements BioCallback {
+    final long cookie;
+    final int type;
+    final long offset;
+    final ByteBuffer data;
+    final AtomicInteger parts = new AtomicInteger();
+    volatile BlockStatus error;
+
+    Request(long cookie, int type, long offset, ByteBuffer data) {
+      this.cookie = cookie;
+      this.type = type;
+      this.offset = offset;
+      this.data = data;
+    }
+
+    void submitFlush() {
+      parts.set(1);
+      submitPart(Bio.flush(this));
+    }
+
+    void submit(Bio.Op op, int flags, long sector, int sectors, int maxSectors) {
+      if (maxSectors <= 0 || sectors <= maxSectors) {
+        parts.set(1);
+        submitPart(bio(op, flags, sector, sectors, 0));
+        return;
+      }
+      int n = (sectors + maxSectors - 1) / maxSectors;
+      parts.set(n);
+      for (int done = 0; done < sectors; ) {
+        int k = Math.min(maxSectors, sectors - done);
+        submitPart(bio(op, flags, sector + done, k, done));
+        done += k;
+      }
+    }
+
+    private Bio bio(Bio.Op op, int flags, long sector, int sectors, int sectorOffset) {
+      ByteBuffer d = null;
+      if (data != null) {
+        int from = sectorOffset << Bio.SECTOR_SHIFT;
+        d = data.slice(from, sectors << Bio.SECTOR_SHIFT);
+      }
+      return Bio.of(op, flags, sector, sectors, d, this);
+    }
+
+    private void submitPart(Bio bio) {
+      try {
+        device.submit(bio);
+      } catch (RuntimeException e) {
+        // a closed export (a removed mapped device): fail the request, keep the connection
+        LOG.log(System.Logger.Level.DEBUG, where() + ": submit failed", e);
+        if (!bio.isCompleted()) {
+          done(BlockStatus.IOERR);
+        }
+      }
+    }
+
+    @Override
+    public void done(Bio bio) {
+      done(bio.status());
+    }
+
+    private void done(BlockStatus s) {
+      if (s != BlockStatus.OK && error == null) {
+        error = s;
+      }
+      if (parts.decrementAndGet() != 0) {
+        return;
+      }
+      BlockStatus e = error;
+      if (e == null) {
+        reply(cookie, type, offset, 0, null, type == Nbd.CMD_READ ? data : null);
+      } else {
+        reply(
+            cookie,
+            type,
+            offset,
+            Nbd.errorOf(e),
+            commandName(type) + " at offset " + offset + ": " + e.description() + " error",
+            null);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replies
+
+  /**
+   * Queues the reply to one request and writes it unless the reader thread will (it batches the
+   * replies of bios that completed inline). {@code data} is the read payload on success.
+   */
+  private void reply(
+      long cookie, int type, long offset, int error, String message, ByteBuffer data) {
+    queueReply(cookie, type, offset, error, message, data);
+    if (Thread.currentThread() != thread) {
+      drainReplies();
+    }
+  }
+
+  private void queueReply(
+      long cookie, int type, long offset, int error, String message, ByteBuffer data) {
+    if (!structured || (type != Nbd.CMD_READ && error == 0)) {
+      ByteBuffer h = ByteBuffer.allocate(Nbd.SIMPLE_REPLY_SIZE);
+      h.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
+      outbox.add(h, error == 0 && type == Nbd.CMD_READ ? data : null);
+      return;
+    }
+    if (error == 0) {
+      if (data.remaining() == 0) {
+        ByteBuffer h = ByteBuffer.allocate(Nbd.STRUCTURED_HEADER_SIZE);
+        h.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE);
+        h.putShort((short) Nbd.REPLY_TYPE_NONE).putLong(cookie).putInt(0).flip();
+        outbox.add(h, null);
+        return;
+      }
+      ByteBuffer h = ByteBuffer.allocate(Nbd.STRUCTURED_HEADER_SIZE + 8);
+      h.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE);
+      h.putShort((short) Nbd.REPLY_TYPE_OFFSET_DATA).putLong(cookie);
+      h.putInt(8 + data.remaining()).putLong(offset).flip();
+      outbox.add(h, data);
+      return;
+    }
+    byte[] msg = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
+    int msgLen = Math.min(msg.length, Nbd.MAX_STRING);
+    ByteBuffer h = ByteBuffer.allocate(Nbd.STRUCTURED_HEADER_SIZE + 6 + msgLen);
+    h.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE);
+    h.putShort((short) Nbd.REPLY_TYPE_ERROR).putLong(cookie).putInt(6 + msgLen);
+    h.putInt(error).putShort((short) msgLen).put(msg, 0, msgLen).flip();
+    outbox.add(h, null);
+  }
+
+  /** Writes every queued reply unless another thread is doing so (it will take ours too). */
+  private void drainReplies() {
+    int n = outbox.drain();
+    if (n > 0) {
+      answered(n);
+    }
+  }
+
+  private void answered(int n) {
+    if (inFlight.addAndGet(-n) == 0 && draining) {
+      synchronized (idle) {
+        idle.notifyAll();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // End of the connection
+
+  private void finish() {
+    draining = true;
+    drainReplies();
+    long timeout = server.shutdownTimeout().toNanos();
+    long deadline = System.nanoTime() + timeout;
+    synchronized (idle) {
+      while (inFlight.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "{0}: {1} requests still in flight after {2}; closing without their replies",
+              where(),
+              inFlight.get(),
+              server.shutdownTimeout());
+          break;
+        }
+        try {
+          idle.wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    }
+    NbdServer.closeQuietly(ch);
+    if (inFlight.get() == 0) {
+      releaseExport();
+    } else {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "{0}: export left open because requests never completed",
+          where());
+    }
+    server.connectionEnded(this);
+    LOG.log(System.Logger.Level.DEBUG, "{0}: closed", where());
+  }
+}
