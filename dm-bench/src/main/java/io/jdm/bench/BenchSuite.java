@@ -53,9 +53,57 @@ public final class BenchSuite {
       }
     }
     Collection<RunResult> results = run(include, smoke, out);
+    if (!smoke && results.stream().anyMatch(r -> r.getParams().getBenchmark().contains("Crypt"))) {
+      for (int bytes : new int[] {512, 4096}) {
+        OPENSSL.put(bytes, opensslXts(bytes));
+      }
+    }
     String report = report(results);
+    if (!OPENSSL.isEmpty()) {
+      report +=
+          String.format(
+              Locale.ROOT,
+              "%nopenssl speed -elapsed -evp aes-256-xts, same run: %s MB/s at 512 bytes,"
+                  + " %s MB/s at 4096 bytes%n",
+              digits(OPENSSL.get(512) / 1e6),
+              digits(OPENSSL.get(4096) / 1e6));
+    }
     System.out.println(report);
     Files.writeString(out.resolve("report.md"), report, StandardCharsets.UTF_8);
+  }
+
+  /** OpenSSL's AES-256-XTS rate in bytes per second, by buffer size, measured in this run. */
+  private static final Map<Integer, Double> OPENSSL = new TreeMap<>();
+
+  /**
+   * Runs {@code openssl speed -elapsed -evp aes-256-xts -bytes N} and returns its figure in bytes
+   * per second, or NaN if openssl is missing or prints something else.
+   */
+  static double opensslXts(int bytes) throws IOException {
+    Process p =
+        new ProcessBuilder(
+                "openssl", "speed", "-elapsed", "-evp", "aes-256-xts", "-bytes", "" + bytes)
+            .redirectErrorStream(true)
+            .start();
+    String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      p.waitFor();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Double.NaN;
+    }
+    return parseOpensslSpeed(text);
+  }
+
+  /** The last figure of {@code openssl speed}'s table ({@code AES-256-XTS 8196310.36k}), in B/s. */
+  static double parseOpensslSpeed(String text) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("(?m)^AES-256-XTS\\s+([0-9.]+)k\\s*$").matcher(text);
+    double v = Double.NaN;
+    while (m.find()) {
+      v = Double.parseDouble(m.group(1)) * 1000;
+    }
+    return v;
   }
 
   /** Runs the benchmarks matching {@code include}; writes JMH's JSON to {@code out/jmh.json}. */
@@ -193,6 +241,25 @@ public final class BenchSuite {
       }
       double rate = base.score() / row.score();
       return new String[] {"≥ 0.95x bare", ratio(rate) + " of bare rate", met(rate >= 0.95)};
+    }
+    if (b.startsWith("CryptBenchmark.")) {
+      double rate = CryptBenchmark.BIO / (row.score() * 1e-9); // bytes per second
+      String speed = digits(rate / 1e6) + " MB/s";
+      if (!b.equals("CryptBenchmark.xts")) {
+        return new String[] {"-", speed, "-"};
+      }
+      int sector = Integer.parseInt(row.params().get("sectorSize"));
+      Double openssl = OPENSSL.get(sector);
+      String vs =
+          openssl == null || openssl.isNaN()
+              ? speed
+              : speed + ", " + ratio(rate / openssl) + " of openssl -bytes " + sector;
+      if (sector != 4096) {
+        return new String[] {"-", vs, "-"};
+      }
+      return new String[] {
+        "≥ 1.0x openssl", vs, openssl == null || openssl.isNaN() ? "-" : met(rate >= openssl)
+      };
     }
     return new String[] {"-", "-", "-"};
   }

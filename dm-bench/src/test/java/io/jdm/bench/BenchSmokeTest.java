@@ -18,15 +18,28 @@ class BenchSmokeTest {
   @Test
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
-    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume configurations
-    assertThat(results).hasSize(48);
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 12 crypt configurations
+    assertThat(results).hasSize(60);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
         .contains("| TableLookupBenchmark.find | entries=65536, pattern=random |")
         .contains("ThroughputBenchmark.io")
-        .contains("SuspendResumeBenchmark.underLoad");
+        .contains("SuspendResumeBenchmark.underLoad")
+        .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
+        .contains("CryptBenchmark.jdkEcb");
     assertThat(out.resolve("jmh.json")).exists();
+  }
+
+  @Test
+  void readsOpensslSpeedsTable() {
+    String text =
+        "version: 3.0.17\n"
+            + "The 'numbers' are in 1000s of bytes per second processed.\n"
+            + "type           4096 bytes\n"
+            + "AES-256-XTS    8196310.36k\n";
+    assertThat(BenchSuite.parseOpensslSpeed(text)).isEqualTo(8_196_310_360.0);
+    assertThat(BenchSuite.parseOpensslSpeed("openssl: command not found")).isNaN();
   }
 
   @Test

@@ -55,6 +55,7 @@ abstract class BlockEngine {
   static final class Jce extends BlockEngine {
     private final Cipher enc;
     private final Cipher dec;
+    private byte[] scratch = new byte[16];
 
     Jce(byte[] key, int off, int len) {
       try {
@@ -70,17 +71,29 @@ abstract class BlockEngine {
 
     @Override
     void encrypt(byte[] in, int inOff, byte[] out, int outOff, int len) {
-      try {
-        enc.update(in, inOff, len, out, outOff);
-      } catch (ShortBufferException e) {
-        throw new IllegalStateException(e);
-      }
+      run(enc, in, inOff, out, outOff, len);
     }
 
     @Override
     void decrypt(byte[] in, int inOff, byte[] out, int outOff, int len) {
+      run(dec, in, inOff, out, outOff, len);
+    }
+
+    /**
+     * The JDK copies the input of an overlapping (in-place) update into a new array; jdm goes
+     * through its own scratch instead, so no call allocates.
+     */
+    private void run(Cipher c, byte[] in, int inOff, byte[] out, int outOff, int len) {
       try {
-        dec.update(in, inOff, len, out, outOff);
+        if (in == out && outOff < inOff + len && inOff < outOff + len) {
+          if (scratch.length < len) {
+            scratch = new byte[Math.max(len, 2 * scratch.length)];
+          }
+          c.update(in, inOff, len, scratch, 0);
+          System.arraycopy(scratch, 0, out, outOff, len);
+        } else {
+          c.update(in, inOff, len, out, outOff);
+        }
       } catch (ShortBufferException e) {
         throw new IllegalStateException(e);
       }
@@ -88,6 +101,7 @@ abstract class BlockEngine {
 
     @Override
     void wipe() {
+      Arrays.fill(scratch, (byte) 0);
       SecretKeySpec zero = new SecretKeySpec(new byte[16], "AES");
       try {
         enc.init(Cipher.ENCRYPT_MODE, zero);

@@ -1,8 +1,10 @@
 package io.jdm.crypto.engine;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
 
 /**
  * dm-crypt's IV generators ({@code crypt_iv_*_gen}): the 16-byte IV of a crypto sector from its IV
@@ -25,6 +27,9 @@ enum IvMode {
   NULL,
   /** {@code E_key(le64(sector * sectorSize))}: the byte offset encrypted with the data key. */
   EBOIV;
+
+  private static final VarHandle BE64 =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   /** The mode for a kernel ivmode name, or {@code null} if the kernel knows it and jdm does not. */
   static IvMode forName(String name) {
@@ -58,38 +63,54 @@ enum IvMode {
    * in place for {@link #ESSIV} (keyed by the salt) and {@link #EBOIV} (keyed by the data key).
    */
   void generate(long ivSector, int sectorSize, byte[] iv, BlockEngine ivCipher) {
+    raw(ivSector, sectorSize, iv, 0);
+    if (encrypted()) {
+      ivCipher.encrypt(iv, 0, iv, 0, 16);
+    }
+  }
+
+  /** Whether the IV is {@link #raw} encrypted by an IV cipher ({@link #ESSIV}, {@link #EBOIV}). */
+  boolean encrypted() {
+    return this == ESSIV || this == EBOIV;
+  }
+
+  /**
+   * Writes the IV of {@code ivSector} into {@code iv[at..at+16)}, before the IV cipher's encryption
+   * where the mode has one, so that a run of IVs can be encrypted in one call.
+   */
+  void raw(long ivSector, int sectorSize, byte[] iv, int at) {
+    long lo;
+    long hi;
     switch (this) {
       case PLAIN:
-        Arrays.fill(iv, 0, 16, (byte) 0);
-        putLe64(iv, 0, ivSector & 0xFFFF_FFFFL);
+        lo = Long.reverseBytes(ivSector & 0xFFFF_FFFFL);
+        hi = 0;
         break;
       case PLAIN64:
-        Arrays.fill(iv, 8, 16, (byte) 0);
-        putLe64(iv, 0, ivSector);
+      case ESSIV:
+        lo = Long.reverseBytes(ivSector);
+        hi = 0;
         break;
       case PLAIN64BE:
-        Arrays.fill(iv, 0, 8, (byte) 0);
-        putBe64(iv, 8, ivSector);
-        break;
-      case ESSIV:
-        Arrays.fill(iv, 8, 16, (byte) 0);
-        putLe64(iv, 0, ivSector);
-        ivCipher.encrypt(iv, 0, iv, 0, 16);
+        lo = 0;
+        hi = ivSector;
         break;
       case BENBI:
-        Arrays.fill(iv, 0, 8, (byte) 0);
-        putBe64(iv, 8, (ivSector << 5) + 1);
+        lo = 0;
+        hi = (ivSector << 5) + 1;
         break;
       case EBOIV:
-        Arrays.fill(iv, 8, 16, (byte) 0);
-        putLe64(iv, 0, ivSector * sectorSize);
-        ivCipher.encrypt(iv, 0, iv, 0, 16);
+        lo = Long.reverseBytes(ivSector * sectorSize);
+        hi = 0;
         break;
       case NULL:
       case NONE:
       default:
-        Arrays.fill(iv, 0, 16, (byte) 0);
+        lo = 0;
+        hi = 0;
     }
+    BE64.set(iv, at, lo);
+    BE64.set(iv, at + 8, hi);
   }
 
   /** The ESSIV salt: {@code hash(key)} with the kernel's hash name ({@code sha256}...). */
@@ -123,18 +144,6 @@ enum IvMode {
       return md.digest();
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalArgumentException("Error allocating crypto tfm", e);
-    }
-  }
-
-  static void putLe64(byte[] b, int at, long v) {
-    for (int i = 0; i < 8; i++) {
-      b[at + i] = (byte) (v >>> (8 * i));
-    }
-  }
-
-  static void putBe64(byte[] b, int at, long v) {
-    for (int i = 0; i < 8; i++) {
-      b[at + i] = (byte) (v >>> (56 - 8 * i));
     }
   }
 }

@@ -65,6 +65,9 @@ public final class SectorCiphers {
     if ((xts && sub % 2 != 0) || !BlockEngine.validKeyLength(spec.cipher(), cipherKey)) {
       throw new IllegalArgumentException("Error decoding and setting key");
     }
+    if (xts && n == 1 && spec.cipher().equals("aes")) {
+      return new AesXtsSectorCipher(iv, spec.ivOpts(), key, sectorSize, ivLargeSectors);
+    }
     ModeSectorCipher.Mode mode =
         xts
             ? ModeSectorCipher.Mode.XTS
