@@ -1,0 +1,119 @@
+package io.jdm.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real NBD tools the interop tests drive. A missing tool skips the test, except under {@code
+ * CI=true}, where it fails it: CI installs them ({@code .ci/run}).
+ */
+final class Tools {
+  private Tools() {}
+
+  /** Skips (or, under CI, fails) unless {@code tool} is on the PATH. */
+  static void require(String tool, String debianPackage) {
+    String path = System.getenv("PATH");
+    if (path != null) {
+      for (String dir : path.split(File.pathSeparator)) {
+        if (Files.isExecutable(Path.of(dir, tool))) {
+          return;
+        }
+      }
+    }
+    String why = tool + " is not installed (Debian package " + debianPackage + ")";
+    if ("true".equals(System.getenv("CI"))) {
+      throw new AssertionError(why);
+    }
+    assumeTrue(false, why);
+  }
+
+  /** What a command printed (stdout and stderr together) and its exit code. */
+  record Result(int exit, String output) {}
+
+  /** Runs a command to completion (at most 60 s). */
+  static Result run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError(String.join(" ", cmd) + ": did not finish in 60 s");
+    }
+    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+  }
+
+  /** Runs a command and asserts it succeeded; returns its output. */
+  static String ok(String... cmd) throws IOException, InterruptedException {
+    Result r = run(cmd);
+    assertThat(r.exit()).as("%s\n%s", String.join(" ", cmd), r.output()).isZero();
+    return r.output();
+  }
+
+  /** {@code ok(cmd)} with the arguments of a list. */
+  static String ok(List<String> cmd) throws IOException, InterruptedException {
+    return ok(cmd.toArray(new String[0]));
+  }
+
+  /** A short directory under /tmp (Unix socket paths are limited to 107 bytes). */
+  static Path tempDir() throws IOException {
+    return Files.createTempDirectory(Path.of("/tmp"), "jdm-nbd");
+  }
+
+  /** Deletes a directory tree made by {@link #tempDir()}. */
+  static void deleteTree(Path dir) throws IOException {
+    if (dir == null || !Files.exists(dir)) {
+      return;
+    }
+    try (var s = Files.walk(dir)) {
+      for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * A daemon (qemu-nbd --fork, nbdkit) that forked into the background once it was ready to serve
+   * and wrote its pid; {@link #close()} kills exactly that pid.
+   */
+  static final class Daemon implements AutoCloseable {
+    private final Path pidFile;
+
+    Daemon(Path pidFile) {
+      this.pidFile = pidFile;
+    }
+
+    /** Starts a forking server whose parent exits when the socket is ready. */
+    static Daemon start(Path pidFile, String... cmd) throws IOException, InterruptedException {
+      ok(cmd);
+      assertThat(pidFile).as("pid file of %s", cmd[0]).exists();
+      return new Daemon(pidFile);
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (!Files.exists(pidFile)) {
+        return;
+      }
+      long pid = Long.parseLong(Files.readString(pidFile).trim());
+      var h = ProcessHandle.of(pid);
+      if (h.isPresent()) {
+        h.get().destroy();
+        try {
+          h.get().onExit().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException
+            | java.util.concurrent.TimeoutException e) {
+          throw new IOException("daemon " + pid + " did not exit", e);
+        }
+      }
+    }
+  }
+}
