@@ -79,10 +79,60 @@ final class Tools {
   }
 
   /**
-   * A daemon (qemu-nbd --fork, nbdkit) that forked into the background once it was ready to serve
-   * and wrote its pid; {@link #close()} kills exactly that pid.
+   * An nbdkit serving on a Unix socket, as a child process. nbdkit's {@code --run} command tells us
+   * when the socket is ready (it prints a line) and keeps nbdkit alive until its stdin closes, so
+   * there is no polling and no pid file.
+   */
+  static final class Nbdkit implements AutoCloseable {
+    private final Process process;
+
+    private Nbdkit(Process process) {
+      this.process = process;
+    }
+
+    static Nbdkit start(Path socket, String... pluginAndArgs) throws IOException {
+      List<String> cmd = new java.util.ArrayList<>();
+      cmd.addAll(
+          List.of(
+              "nbdkit",
+              "--exit-with-parent",
+              "-U",
+              socket.toString(),
+              "--run",
+              "echo ready; exec cat >/dev/null"));
+      cmd.addAll(List.of(pluginAndArgs));
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      var out =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String line = out.readLine();
+      if (!"ready".equals(line)) {
+        p.destroyForcibly();
+        throw new AssertionError(String.join(" ", cmd) + ": did not start (" + line + ")");
+      }
+      return new Nbdkit(p);
+    }
+
+    @Override
+    public void close() throws IOException {
+      process.getOutputStream().close(); // cat ends, and with it --run and nbdkit
+      try {
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+      }
+    }
+  }
+
+  /**
+   * A daemon (qemu-nbd --fork) that forked into the background once it was ready to serve and wrote
+   * its pid; {@link #close()} kills exactly that pid.
    */
   static final class Daemon implements AutoCloseable {
+    // qemu-nbd writes the pid file before its parent exits, so the file is there on return
     private final Path pidFile;
 
     Daemon(Path pidFile) {
