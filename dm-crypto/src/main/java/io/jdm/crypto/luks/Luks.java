@@ -126,14 +126,13 @@ public final class Luks {
       throws IOException {
     Objects.requireNonNull(passphrase, "passphrase");
     Header h = read(device);
-    if (h.luks1 != null) {
-      checkSlot(keyslot, Luks1.SLOTS);
-      return h.luks1.volume(device, h.luks1.unlock(device, passphrase, keyslot));
-    }
-    checkSlot(keyslot, Luks2.KEYSLOTS_MAX);
-    Unlocked u = h.luks2.unlock(device, passphrase, keyslot);
+    checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
+    Unlocked u =
+        h.luks1 != null
+            ? h.luks1.unlock(device, passphrase, keyslot)
+            : h.luks2.unlock(device, passphrase, keyslot);
     try {
-      return h.luks2.volume(device, u);
+      return h.luks1 != null ? h.luks1.volume(device, u) : h.luks2.volume(device, u);
     } catch (LuksException e) {
       HeaderIo.wipe(u.key());
       throw e;
