@@ -59,6 +59,12 @@ class CryptTargetTest extends CryptSuite {
         new BadArguments(
             64, "aes-xts-plain64 :64:bogus:disk 0 " + d + " 0", "Error decoding and setting key"),
         new BadArguments(64, "aes-xts-plain64 " + k64 + " x " + d + " 0", "Invalid iv_offset"),
+        new BadArguments( // above 2^64 - 1 (jdm also refuses 2^63 and up: see the README)
+            64,
+            "aes-xts-plain64 " + k64 + " 18446744073709551616 " + d + " 0",
+            "Invalid iv_offset"),
+        new BadArguments(
+            64, "aes-xts-plain64 " + k64 + " 9223372036854775808 " + d + " 0", "Invalid iv_offset"),
         new BadArguments(
             64, ok.replace(" 0 " + d, " 3 " + d) + " 1 sector_size:4096", "Invalid iv_offset"),
         new BadArguments(64, "aes-xts-plain64 " + k64 + " 0 /no/such 0", "Device lookup failed"),
