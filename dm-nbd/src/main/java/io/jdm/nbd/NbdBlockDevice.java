@@ -77,7 +77,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     this.ch = s.ch;
     this.in = s.in;
     this.flags = s.flags;
-    this.out = new Outbox(ch, name);
+    this.out = new Outbox(ch, name, null);
     this.maxDataSectors = s.limits.maxSectors();
     int lbSectors = s.limits.logicalBlockSectors();
     int range = (int) ((0xffffffffL >>> Bio.SECTOR_SHIFT));

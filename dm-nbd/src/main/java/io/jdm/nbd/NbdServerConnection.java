@@ -56,6 +56,7 @@ final class NbdServerConnection implements Runnable {
   private volatile boolean draining;
   private volatile boolean shuttingDown;
 
+  private final BufferPool pool = new BufferPool();
   private final Outbox outbox;
 
   NbdServerConnection(NbdServer server, SocketChannel ch, long id) {
@@ -70,7 +71,7 @@ final class NbdServerConnection implements Runnable {
       p = "?";
     }
     this.peer = p.isEmpty() ? "unix socket" : p;
-    this.outbox = new Outbox(ch, "NBD connection " + id);
+    this.outbox = new Outbox(ch, "NBD connection " + id, pool);
     this.thread = new Thread(this, "jdm-nbd-conn-" + id);
     thread.setDaemon(true);
   }
@@ -435,7 +436,7 @@ final class NbdServerConnection implements Runnable {
                 + Nbd.MAX_PAYLOAD
                 + ")");
       }
-      payload = ByteBuffer.allocate((int) length);
+      payload = pool.acquire((int) length);
       if (in.buffer().remaining() < length) {
         drainReplies();
       }
@@ -444,11 +445,13 @@ final class NbdServerConnection implements Runnable {
     }
     inFlight.incrementAndGet();
     if (shuttingDown) {
+      pool.release(payload);
       reply(cookie, type, offset, Nbd.ESHUTDOWN, "the server is shutting down", null);
       return;
     }
     int error = check(flags, type, offset, length);
     if (error != 0) {
+      pool.release(payload);
       reply(cookie, type, offset, error, rejectMessage(error, type, offset, length), null);
       return;
     }
@@ -461,7 +464,7 @@ final class NbdServerConnection implements Runnable {
           reply(cookie, type, offset, 0, null, ByteBuffer.allocate(0));
           return;
         }
-        new Request(cookie, type, offset, ByteBuffer.allocate((int) length))
+        new Request(cookie, type, offset, pool.acquire((int) length))
             .submit(Bio.Op.READ, 0, sector, sectors, maxDataSectors);
         return;
       case Nbd.CMD_WRITE:
@@ -676,6 +679,9 @@ final class NbdServerConnection implements Runnable {
         return;
       }
       BlockStatus e = error;
+      if (type == Nbd.CMD_WRITE || e != null) {
+        pool.release(data); // a read's buffer goes back once its reply is written
+      }
       if (e == null) {
         reply(cookie, type, offset, 0, null, type == Nbd.CMD_READ ? data : null);
       } else {

@@ -26,12 +26,16 @@ final class Outbox {
   private final ConcurrentLinkedQueue<ByteBuffer[]> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger writing = new AtomicInteger();
   private final ArrayList<ByteBuffer> gather = new ArrayList<>();
+  private final ArrayList<ByteBuffer> written = new ArrayList<>();
+  private final BufferPool pool;
   private volatile boolean broken;
   private volatile IOException failure;
 
-  Outbox(GatheringByteChannel ch, String where) {
+  /** An outbox that gives payloads back to {@code pool} once written ({@code null}: never). */
+  Outbox(GatheringByteChannel ch, String where, BufferPool pool) {
     this.ch = ch;
     this.where = where;
+    this.pool = pool;
   }
 
   /** Queues a message (a header and an optional payload; {@code null} for none). */
@@ -77,6 +81,9 @@ final class Outbox {
     ByteBuffer[] m;
     while ((m = queue.poll()) != null) {
       taken++;
+      if (m.length > 1 && pool != null) {
+        written.add(m[1]);
+      }
       if (broken) {
         continue;
       }
@@ -94,23 +101,25 @@ final class Outbox {
   }
 
   private void flush() {
-    if (gather.isEmpty()) {
-      return;
-    }
-    ByteBuffer[] bufs = gather.toArray(new ByteBuffer[0]);
-    gather.clear();
-    if (broken) {
-      return;
-    }
-    try {
-      ByteBuffer last = bufs[bufs.length - 1];
-      while (last.hasRemaining()) {
-        ch.write(bufs);
+    if (!gather.isEmpty()) {
+      ByteBuffer[] bufs = gather.toArray(new ByteBuffer[0]);
+      gather.clear();
+      if (!broken) {
+        try {
+          ByteBuffer last = bufs[bufs.length - 1];
+          while (last.hasRemaining()) {
+            ch.write(bufs);
+          }
+        } catch (IOException e) {
+          failure = e;
+          broken = true;
+          LOG.log(System.Logger.Level.DEBUG, "{0}: write failed: {1}", where, e.getMessage());
+        }
       }
-    } catch (IOException e) {
-      failure = e;
-      broken = true;
-      LOG.log(System.Logger.Level.DEBUG, "{0}: write failed: {1}", where, e.getMessage());
     }
+    for (ByteBuffer b : written) {
+      pool.release(b);
+    }
+    written.clear();
   }
 }

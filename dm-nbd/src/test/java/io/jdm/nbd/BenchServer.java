@@ -1,0 +1,36 @@
+package io.jdm.nbd;
+
+import io.jdm.core.DeviceMapper;
+import io.jdm.core.MemoryBlockDevice;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+
+/**
+ * The jdm side of {@code dm-nbd/bench.sh}: serves {@code bench}, a linear device over a direct
+ * {@link MemoryBlockDevice}, on a Unix socket; prints {@code ready} once listening and stops when
+ * its stdin closes. Arguments: socket path, size in MiB.
+ */
+public final class BenchServer {
+  private BenchServer() {}
+
+  public static void main(String[] args) throws Exception {
+    Path socket = Path.of(args[0]);
+    long mib = Long.parseLong(args[1]);
+    long sectors = mib << 11;
+    try (DeviceMapper dm = DeviceMapper.create();
+        MemoryBlockDevice mem =
+            MemoryBlockDevice.builder("mem", sectors).direct(true).writeCache(true).build()) {
+      dm.registerDevice("mem", mem);
+      dm.create("bench", "0 " + sectors + " linear mem 0");
+      try (NbdServer server = NbdServer.create(dm)) {
+        server.listen(UnixDomainSocketAddress.of(socket));
+        System.out.println("ready");
+        System.out.flush();
+        while (System.in.read() >= 0) {
+          // serve until stdin closes
+        }
+      }
+      dm.remove("bench");
+    }
+  }
+}
