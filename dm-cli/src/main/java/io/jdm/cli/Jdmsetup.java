@@ -1,0 +1,591 @@
+package io.jdm.cli;
+
+import io.jdm.core.Errno;
+import io.jdm.nbd.NbdBlockDevice;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Handler;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * {@code jdmsetup}, dmsetup for jdm: {@code jdmsetup daemon} runs a device mapper with a control
+ * socket and an NBD server in a state folder ({@link RuntimeDir}); every other command talks to
+ * that daemon, with {@code dmsetup}'s names, arguments, output and exit codes (0 on success, 1 on
+ * failure, with {@code Command failed.} on stderr).
+ *
+ * <p>{@link #execute} runs one command line with the given streams and environment, so tests drive
+ * the same entry point as {@link #main}.
+ */
+@Command(
+    name = "jdmsetup",
+    mixinStandardHelpOptions = true,
+    versionProvider = Jdmsetup.Version.class,
+    subcommands = CommandLine.HelpCommand.class,
+    description = {
+      "dmsetup for jdm: device-mapper devices in a JVM daemon, exported over NBD.",
+      "The daemon's folder is --runtime-dir, else $JDM_RUNTIME_DIR, else $XDG_RUNTIME_DIR/jdm,"
+          + " else <tmp>/jdm-<user>."
+    })
+public final class Jdmsetup {
+  private static final System.Logger LOG = System.getLogger(Jdmsetup.class.getName());
+
+  @Option(
+      names = "--runtime-dir",
+      paramLabel = "DIR",
+      scope = ScopeType.INHERIT,
+      description = "The daemon's state folder (control socket, nbd.sock, pid file, log).")
+  String runtimeDirOption;
+
+  private final Map<String, String> env;
+  private final InputStream stdin;
+  private final PrintWriter out;
+  private final PrintWriter err;
+
+  private Jdmsetup(Map<String, String> env, InputStream stdin, PrintWriter out, PrintWriter err) {
+    this.env = env;
+    this.stdin = stdin;
+    this.out = out;
+    this.err = err;
+  }
+
+  /** Runs one command line and exits with its status. */
+  public static void main(String[] args) {
+    System.exit(execute(args, System.getenv(), System.in, System.out, System.err));
+  }
+
+  /**
+   * Runs one command line.
+   *
+   * @param env the environment ({@code JDM_RUNTIME_DIR}, {@code XDG_RUNTIME_DIR})
+   * @param stdin where {@code create} and {@code load} read a table when given none
+   * @return the exit status: 0 on success, 1 on failure
+   */
+  public static int execute(
+      String[] args, Map<String, String> env, InputStream stdin, PrintStream out, PrintStream err) {
+    PrintWriter o = new PrintWriter(out, true, StandardCharsets.UTF_8);
+    PrintWriter e = new PrintWriter(err, true, StandardCharsets.UTF_8);
+    try {
+      return commandLine(env, stdin, o, e).execute(args);
+    } finally {
+      o.flush();
+      e.flush();
+    }
+  }
+
+  static CommandLine commandLine(
+      Map<String, String> env, InputStream stdin, PrintWriter out, PrintWriter err) {
+    Jdmsetup app = new Jdmsetup(env, stdin, out, err);
+    CommandLine cl = new CommandLine(app);
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setParameterExceptionHandler(
+        (ex, args) -> {
+          CommandLine c = ex.getCommandLine();
+          c.getErr().println(c.getCommandName() + ": " + ex.getMessage());
+          c.usage(c.getErr());
+          return 1; // dmsetup exits 1 on bad usage too
+        });
+    cl.setExecutionExceptionHandler(
+        (ex, c, parsed) -> {
+          boolean expected = ex instanceof IOException || ex instanceof IllegalArgumentException;
+          c.getErr().println("jdmsetup: " + (expected ? ex.getMessage() : ex.toString()));
+          LOG.log(System.Logger.Level.DEBUG, "command failed", ex);
+          return 1;
+        });
+    return cl;
+  }
+
+  RuntimeDir runtimeDir() {
+    return RuntimeDir.resolve(runtimeDirOption, env);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The daemon
+
+  @Command(
+      name = "daemon",
+      description = {
+        "Runs the daemon: a device mapper with a control socket and an NBD server on nbd.sock"
+            + " (each mapped device exported under its name).",
+        "Stops cleanly on SIGTERM, on `jdmsetup daemon --stop` and on a shutdown request."
+      })
+  int daemon(
+      @Option(
+              names = "--listen",
+              paramLabel = "HOST:PORT",
+              description = "Also export over TCP (port 0 picks one).")
+          String listen,
+      @Option(
+              names = "--foreground",
+              description = "Run in this process until stopped (the default).")
+          boolean foreground,
+      @Option(
+              names = "--background",
+              description = "Start the daemon as a new process and return once it serves.")
+          boolean background,
+      @Option(names = "--stop", description = "Stop the running daemon and wait until it has.")
+          boolean stop,
+      @Option(names = "--notify-ready", hidden = true) boolean notifyReady)
+      throws IOException, InterruptedException {
+    RuntimeDir dir = runtimeDir();
+    if (stop) {
+      return call(Protocol.Request.of("shutdown").build(), null);
+    }
+    InetSocketAddress tcp = listen == null ? null : parseHostPort(listen);
+    if (background && !foreground) {
+      return Background.start(dir, listen, out, err);
+    }
+    Daemon d;
+    try {
+      d = Daemon.start(dir, tcp);
+    } catch (Daemon.AlreadyRunningException e) {
+      err.println(e.getMessage());
+      return 1;
+    } catch (IOException e) {
+      err.println("jdmsetup: cannot start the daemon on " + dir + ": " + e.getMessage());
+      return 1;
+    }
+    Thread hook = new Thread(d::close, "jdmsetup-sigterm");
+    Runtime.getRuntime().addShutdownHook(hook);
+    if (notifyReady) {
+      detachConsole();
+      out.println("ready " + ProcessHandle.current().pid());
+      out.flush();
+      out.close();
+      err.close();
+    } else {
+      oneLineConsole();
+    }
+    try {
+      d.awaitTermination();
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it closes the daemon
+      }
+    }
+    return 0;
+  }
+
+  private static InetSocketAddress parseHostPort(String s) {
+    int colon = s.lastIndexOf(':');
+    if (colon < 0) {
+      throw new IllegalArgumentException("--listen " + s + ": expected HOST:PORT");
+    }
+    String host = s.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    return new InetSocketAddress(
+        host.isEmpty() ? "0.0.0.0" : host, Integer.parseInt(s.substring(colon + 1)));
+  }
+
+  /** A background daemon logs only to daemon.log. */
+  private static void detachConsole() {
+    Logger root = Logger.getLogger("");
+    for (Handler h : root.getHandlers()) {
+      if (h instanceof ConsoleHandler) {
+        root.removeHandler(h);
+      }
+    }
+  }
+
+  /** A foreground daemon shows its log on stderr as daemon.log has it. */
+  private static void oneLineConsole() {
+    for (Handler h : Logger.getLogger("").getHandlers()) {
+      if (h instanceof ConsoleHandler) {
+        h.setFormatter(new OneLineFormatter());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // dmsetup's commands
+
+  @Command(
+      name = "create",
+      description =
+          "Creates a device and loads its table (--table, a FILE, else stdin) unless --notable.")
+  int create(
+      @Parameters(index = "0", paramLabel = "NAME") String name,
+      @Parameters(index = "1", arity = "0..1", paramLabel = "FILE") Path file,
+      @Option(
+              names = "--table",
+              paramLabel = "TABLE",
+              description = "Table text, lines by ';' or newline.")
+          String table,
+      @Option(names = "--notable", description = "Create the device without a table.")
+          boolean notable,
+      @Option(
+              names = {"-r", "--readonly"},
+              description = "Load the table read-only.")
+          boolean readOnly,
+      @Option(
+              names = {"-u", "--uuid"},
+              paramLabel = "UUID")
+          String uuid)
+      throws IOException {
+    String t = notable ? null : tableText(table, file);
+    return call(
+        Protocol.Request.of("create")
+            .arg("name", name)
+            .arg("uuid", uuid)
+            .flag("readonly", readOnly)
+            .arg("table", t)
+            .build(),
+        name);
+  }
+
+  @Command(
+      name = "load",
+      aliases = "reload",
+      description = "Loads a table (--table, a FILE, else stdin) into the inactive slot.")
+  int load(
+      @Parameters(index = "0", paramLabel = "NAME") String name,
+      @Parameters(index = "1", arity = "0..1", paramLabel = "FILE") Path file,
+      @Option(names = "--table", paramLabel = "TABLE") String table,
+      @Option(names = {"-r", "--readonly"}) boolean readOnly)
+      throws IOException {
+    return call(
+        Protocol.Request.of("load")
+            .arg("name", name)
+            .flag("readonly", readOnly)
+            .arg("table", tableText(table, file))
+            .build(),
+        name);
+  }
+
+  /** dmsetup's {@code --table} takes {@code ;} as a line separator. */
+  private String tableText(String table, Path file) throws IOException {
+    if (table != null) {
+      return table.replace(';', '\n');
+    }
+    if (file != null) {
+      try {
+        return Files.readString(file, StandardCharsets.UTF_8);
+      } catch (NoSuchFileException e) {
+        throw new IOException(file + ": No such file or directory", e);
+      }
+    }
+    return new String(stdin.readAllBytes(), StandardCharsets.UTF_8);
+  }
+
+  @Command(name = "suspend", description = "Suspends a device (flushing unless --noflush).")
+  int suspend(
+      @Option(names = "--noflush") boolean noflush,
+      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      throws IOException {
+    return each(names, n -> Protocol.Request.of("suspend").arg("name", n).flag("noflush", noflush));
+  }
+
+  @Command(name = "resume", description = "Resumes a device, making an inactive table live.")
+  int resume(
+      @Option(names = "--noflush") boolean noflush,
+      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      throws IOException {
+    return each(names, n -> Protocol.Request.of("resume").arg("name", n).flag("noflush", noflush));
+  }
+
+  @Command(name = "remove", description = "Removes a device.")
+  int remove(
+      @Option(
+              names = {"-f", "--force"},
+              description = "Replace the table with one that fails all I/O first.")
+          boolean force,
+      @Option(names = "--deferred", description = "Remove it when its last user closes it.")
+          boolean deferred,
+      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      throws IOException {
+    return each(
+        names,
+        n ->
+            Protocol.Request.of("remove")
+                .arg("name", n)
+                .flag("force", force)
+                .flag("deferred", deferred));
+  }
+
+  @Command(name = "remove_all", description = "Removes every device it can.")
+  int removeAll(@Option(names = {"-f", "--force"}) boolean force) throws IOException {
+    return call(Protocol.Request.of("remove_all").flag("force", force).build(), null);
+  }
+
+  @Command(name = "rename", description = "Renames a device, or sets its uuid (--setuuid).")
+  int rename(
+      @Parameters(index = "0", paramLabel = "NAME") String name,
+      @Parameters(index = "1", arity = "0..1", paramLabel = "NEW_NAME") String newName,
+      @Option(names = "--setuuid", paramLabel = "UUID") String uuid)
+      throws IOException {
+    if ((newName == null) == (uuid == null)) {
+      err.println("rename: give NEW_NAME or --setuuid UUID");
+      return 1;
+    }
+    return call(
+        Protocol.Request.of("rename")
+            .arg("name", name)
+            .arg("newname", newName)
+            .arg("uuid", uuid)
+            .build(),
+        name);
+  }
+
+  @Command(name = "clear", description = "Drops the inactive table.")
+  int clear(@Parameters(paramLabel = "NAME") String name) throws IOException {
+    return call(Protocol.Request.of("clear").arg("name", name).build(), name);
+  }
+
+  @Command(name = "ls", description = "Lists devices with their numbers, or as a tree.")
+  int ls(@Option(names = "--tree") boolean tree) throws IOException {
+    return call(Protocol.Request.of("ls").flag("tree", tree).build(), null);
+  }
+
+  @Command(name = "table", description = "Prints live tables (crypt keys hidden).")
+  int table(
+      @Option(names = "--showkeys", description = "Show crypt keys.") boolean showKeys,
+      @Option(names = "--inactive", description = "The inactive table.") boolean inactive,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    return query(
+        Protocol.Request.of("table").flag("showkeys", showKeys).flag("inactive", inactive), names);
+  }
+
+  @Command(name = "status", description = "Prints the targets' status lines.")
+  int status(@Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    return query(Protocol.Request.of("status"), names);
+  }
+
+  @Command(name = "info", description = "Prints what dmsetup info prints.")
+  int info(
+      @Option(
+              names = {"-c", "--columns"},
+              description = "One line per device.")
+          boolean columns,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    if (columns) {
+      out.println("Name             Maj Min Stat Open Targ Event  UUID");
+    }
+    Protocol.Request.Builder b = Protocol.Request.of("info").flag("columns", columns);
+    if (!columns) {
+      return query(b, names);
+    }
+    // column alignment is the client's business: the daemon sends the fields
+    StringBuilder sb = new StringBuilder();
+    int rc = query(b, names, sb);
+    for (String line : sb.toString().split("\n")) {
+      String[] f = line.split(" ", -1);
+      if (f.length < 8) {
+        out.println(line);
+        continue;
+      }
+      out.printf(
+          "%-16s %3s %3s %4s %4s %4s %6s %s%n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+    }
+    return rc;
+  }
+
+  @Command(name = "deps", description = "Prints the devices each device uses.")
+  int deps(@Parameters(paramLabel = "NAME", arity = "0..*") List<String> names) throws IOException {
+    return query(Protocol.Request.of("deps"), names);
+  }
+
+  @Command(name = "message", description = "Sends a message to the target at SECTOR.")
+  int message(
+      @Parameters(index = "0", paramLabel = "NAME") String name,
+      @Parameters(index = "1", paramLabel = "SECTOR") String sector,
+      @Parameters(index = "2..*", arity = "1..*", paramLabel = "MSG") List<String> words)
+      throws IOException {
+    // the kernel re-splits the message into words
+    Protocol.Request.Builder b =
+        Protocol.Request.of("message").arg("name", name).arg("sector", sector);
+    for (String w : String.join(" ", words).trim().split("\\s+")) {
+      b.arg("arg", w);
+    }
+    return call(b.build(), name);
+  }
+
+  @Command(name = "targets", description = "Lists the target types and their versions.")
+  int targets() throws IOException {
+    return call(Protocol.Request.of("targets").build(), null);
+  }
+
+  @Command(name = "version", description = "Prints the library and driver (daemon) versions.")
+  int version() throws IOException {
+    out.println("Library version:   " + Version.VERSION + " (jdmsetup)");
+    return call(Protocol.Request.of("version").build(), null);
+  }
+
+  @Command(
+      name = "wait",
+      description = "Waits until the device's event number differs from EVENT_NR (default 0).")
+  int waitEvent(
+      @Parameters(index = "0", paramLabel = "NAME") String name,
+      @Parameters(index = "1", arity = "0..1", paramLabel = "EVENT_NR") String event)
+      throws IOException {
+    return call(Protocol.Request.of("wait").arg("name", name).arg("event", event).build(), name);
+  }
+
+  @Command(
+      name = "nbd-write",
+      hidden = true,
+      description = "Writes LENGTH bytes of PATTERN at OFFSET through jdm's NBD client.")
+  int nbdWrite(
+      @Parameters(index = "0", paramLabel = "URI") String uri,
+      @Parameters(index = "1", paramLabel = "OFFSET") long offset,
+      @Parameters(index = "2", paramLabel = "LENGTH") int length,
+      @Option(names = "--pattern", defaultValue = "0x5a") String pattern)
+      throws IOException {
+    byte p = (byte) Integer.decode(pattern).intValue();
+    byte[] data = new byte[length];
+    Arrays.fill(data, p);
+    try (NbdBlockDevice d = NbdBlockDevice.open(uri)) {
+      d.write(ByteBuffer.wrap(data), offset);
+      d.flush();
+    }
+    out.printf("wrote %d/%d bytes at offset %d%n", length, length, offset);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Talking to the daemon
+
+  private interface PerName {
+    Protocol.Request.Builder request(String name);
+  }
+
+  private int each(List<String> names, PerName f) throws IOException {
+    int rc = 0;
+    for (String n : names) {
+      rc |= call(f.request(n).build(), n);
+    }
+    return rc;
+  }
+
+  private int query(Protocol.Request.Builder b, List<String> names) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    int rc = query(b, names, sb);
+    out.print(sb);
+    return rc;
+  }
+
+  /** info, table, status, deps: named devices one by one, as dmsetup does, or all. */
+  private int query(Protocol.Request.Builder b, List<String> names, StringBuilder body)
+      throws IOException {
+    if (names == null || names.isEmpty()) {
+      return call(b.build(), null, body);
+    }
+    int rc = 0;
+    Protocol.Request proto = b.build();
+    for (String n : names) {
+      Protocol.Request.Builder one = Protocol.Request.of(proto.verb());
+      for (Map.Entry<String, String> a : proto.args()) {
+        one.arg(a.getKey(), a.getValue());
+      }
+      rc |= call(one.arg("name", n).build(), n, body);
+    }
+    return rc;
+  }
+
+  private int call(Protocol.Request r, String name) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    int rc = call(r, name, sb);
+    out.print(sb);
+    out.flush();
+    return rc;
+  }
+
+  /** Sends {@code r}; appends the answer to {@code body}, or prints dmsetup's failure text. */
+  private int call(Protocol.Request r, String name, StringBuilder body) throws IOException {
+    RuntimeDir dir = runtimeDir();
+    Protocol.Response resp;
+    try (ControlClient c = ControlClient.connect(dir)) {
+      resp = c.call(r);
+    } catch (ControlClient.NoDaemonException e) {
+      err.println(e.getMessage());
+      return 1;
+    }
+    if (resp.ok()) {
+      body.append(resp.body());
+      return 0;
+    }
+    failure(r.verb(), name, resp);
+    return 1;
+  }
+
+  private static final List<String> QUERIES = List.of("info", "table", "status", "deps", "wait");
+
+  private void failure(String verb, String name, Protocol.Response r) {
+    Errno errno = errno(r.errno());
+    boolean notFound =
+        errno == Errno.ENXIO
+            && r.message().startsWith("device ")
+            && r.message().endsWith(" does not exist");
+    if (notFound && QUERIES.contains(verb)) {
+      err.println("Device does not exist.");
+    } else {
+      err.println(
+          "device-mapper: "
+              + r.ioctl()
+              + " ioctl on "
+              + (name == null ? "" : name)
+              + "  failed: "
+              + (errno == null ? r.errno() : errno.text()));
+      if (!notFound && !r.message().isEmpty()) {
+        String where = r.ioctl().equals("reload") && name != null ? "table: " + name : "ioctl";
+        err.println("device-mapper: " + where + ": " + r.message());
+      }
+    }
+    err.println("Command failed.");
+  }
+
+  private static Errno errno(String name) {
+    try {
+      return Errno.valueOf(name);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** The version from the build. */
+  static final class Version implements CommandLine.IVersionProvider {
+    static final String VERSION = load();
+
+    private static String load() {
+      Properties p = new Properties();
+      try (InputStream in = Jdmsetup.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.DEBUG, "no version.properties", e);
+      }
+      return p.getProperty("version", "unknown");
+    }
+
+    @Override
+    public String[] getVersion() {
+      return new String[] {"jdmsetup " + VERSION};
+    }
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * {@code jdmsetup}, dmsetup for jdm: a daemon holding a device mapper, reachable through a control
+ * socket and exporting every mapped device over NBD, and dmsetup's commands as its clients.
+ */
+module io.jdm.cli {
+  requires transitive io.jdm.core;
+  requires io.jdm.nbd;
+  requires info.picocli;
+  requires java.logging;
+
+  exports io.jdm.cli;
+
+  opens io.jdm.cli to
+      info.picocli;
+}
