@@ -23,6 +23,9 @@ final class NbdServerConnection implements Runnable {
   /** Longer option payloads are taken as a denial of service: hard disconnect. */
   private static final int MAX_OPTION_LENGTH = 64 * 1024;
 
+  /** Replies the reader thread batches at most before writing them. */
+  private static final int MAX_BATCH = 64;
+
   private static final int SUPPORTED_CLIENT_FLAGS =
       Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES;
 
@@ -57,6 +60,10 @@ final class NbdServerConnection implements Runnable {
   private volatile boolean shuttingDown;
 
   private final BufferPool pool = new BufferPool();
+
+  /** Replies the reader thread queued since it last wrote; only the reader touches it. */
+  private int readerQueued;
+
   private final Outbox outbox;
 
   NbdServerConnection(NbdServer server, SocketChannel ch, long id) {
@@ -402,6 +409,7 @@ final class NbdServerConnection implements Runnable {
     while (true) {
       if (in.buffer().remaining() < Nbd.REQUEST_SIZE) {
         // the next read may block: first send the replies of bios that completed inline
+        readerQueued = 0;
         drainReplies();
       }
       ByteBuffer b = in.ensure(Nbd.REQUEST_SIZE);
@@ -707,6 +715,10 @@ final class NbdServerConnection implements Runnable {
       long cookie, int type, long offset, int error, String message, ByteBuffer data) {
     queueReply(cookie, type, offset, error, message, data);
     if (Thread.currentThread() != thread) {
+      drainReplies();
+    } else if (++readerQueued >= MAX_BATCH) {
+      // a client that keeps the input full still gets its replies in bounded batches
+      readerQueued = 0;
       drainReplies();
     }
   }
