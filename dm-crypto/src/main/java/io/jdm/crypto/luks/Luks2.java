@@ -310,7 +310,7 @@ final class Luks2 {
     flags.clear();
     requirements.clear();
     ObjectNode ks = j.object(json, "keyslots", "");
-    j.object(json, "tokens", "");
+    ObjectNode tokens = j.object(json, "tokens", "");
     ObjectNode segs = j.object(json, "segments", "");
     ObjectNode dgs = j.object(json, "digests", "");
     ObjectNode config = j.object(json, "config", "");
@@ -363,6 +363,18 @@ final class Luks2 {
           throw j.error("keyslots." + y.id + ".area", "overlaps the area of keyslot " + x.id);
         }
       }
+    }
+    // LUKS2_token_validate: a type, and keyslots that exist (cryptsetup refuses the header else)
+    for (Iterator<Map.Entry<String, JsonNode>> it = tokens.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      int id = j.id(e.getKey(), "tokens", Integer.MAX_VALUE);
+      String path = "tokens." + id;
+      JsonNode t = e.getValue();
+      if (!t.isObject()) {
+        throw j.error(path, "expected an object");
+      }
+      j.string(t, "type", path);
+      ids(j, t, "keyslots", path, keyslots.keySet());
     }
     for (Iterator<Map.Entry<String, JsonNode>> it = segs.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
@@ -877,10 +889,16 @@ final class Luks2 {
     ks.add(Integer.toString(id));
   }
 
-  /** Removes keyslot {@code id} from the JSON and every digest. */
+  /**
+   * Removes keyslot {@code id} from the JSON, every digest and every token, as cryptsetup's {@code
+   * luks2_keyslot_wipe} (a token naming a keyslot that does not exist makes the header invalid).
+   */
   void unbind(int id) {
     ((ObjectNode) json.get("keyslots")).remove(Integer.toString(id));
-    for (JsonNode d : json.get("digests")) {
+    List<JsonNode> holders = new ArrayList<>();
+    json.get("digests").forEach(holders::add);
+    json.get("tokens").forEach(holders::add);
+    for (JsonNode d : holders) {
       ArrayNode ks = (ArrayNode) d.get("keyslots");
       for (int i = ks.size() - 1; i >= 0; i--) {
         if (ks.get(i).asText().equals(Integer.toString(id))) {

@@ -1,0 +1,82 @@
+package io.jdm.crypto.luks;
+
+import static io.jdm.crypto.luks.LuksImages.PASS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.jdm.core.FileBlockDevice;
+import io.jdm.core.MemoryBlockDevice;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Regressions found in review: cryptsetup compatibility and hostile headers. */
+class LuksReviewTest {
+  private static final byte[] PASS2 = "second".getBytes(StandardCharsets.UTF_8);
+
+  @TempDir Path dir;
+
+  private Path image(long bytes) throws Exception {
+    Path p = Files.createTempFile(dir, "luks", ".img");
+    try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+      f.setLength(bytes);
+    }
+    return p;
+  }
+
+  @Test
+  void removingAKeyslotDropsItFromTokensAsCryptsetupDoes() throws Exception {
+    Path img = image(2 << 20);
+    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
+      Luks.format(
+              dev,
+              PASS,
+              LuksFormatOptions.builder()
+                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
+                  .dataOffset(1 << 20)
+                  .build())
+          .close();
+      assertThat(Luks.addKeyslot(dev, PASS, PASS2)).isEqualTo(1);
+    }
+    Cryptsetup.run(
+            null,
+            "token",
+            "add",
+            "--key-description",
+            "jdm:test",
+            "--key-slot",
+            "1",
+            img.toString())
+        .ok();
+    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
+      Luks.removeKeyslot(dev, 1);
+    }
+    // cryptsetup refuses a header whose token names a keyslot that does not exist
+    String dump = Cryptsetup.run(null, "luksDump", img.toString()).ok().out();
+    assertThat(dump).contains("luks2-keyring");
+    try (FileBlockDevice dev = FileBlockDevice.builder(img).readOnly(true).open()) {
+      ObjectNode j = LuksImages.json(dev, 0);
+      assertThat(j.get("tokens").get("0").get("keyslots").size()).isZero();
+    }
+  }
+
+  @Test
+  void aTokenNamingAMissingKeyslotIsRefused() throws Exception {
+    MemoryBlockDevice dev = LuksImages.luks2();
+    LuksImages.editJson(
+        dev,
+        j -> {
+          ObjectNode t = ((ObjectNode) j.get("tokens")).putObject("0");
+          t.put("type", "luks2-keyring");
+          t.put("key_description", "x");
+          t.putArray("keyslots").add("5");
+        });
+    assertThatThrownBy(() -> Luks.open(dev, PASS))
+        .isInstanceOf(LuksException.class)
+        .hasMessageContaining("JSON tokens.0.keyslots: names keyslots 5, which does not exist");
+  }
+}
