@@ -43,6 +43,10 @@ final class Luks2 {
   static final int KEYSLOTS_MAX = 32;
   static final int STRIPES = 4000;
   static final int SALT_SIZE = 32;
+
+  /** cryptsetup's {@code LUKS2_MAX_KEYSLOTS_SIZE}: larger keyslots areas are invalid. */
+  static final long MAX_KEYSLOTS_SIZE = 128L << 20;
+
   static final byte[] MAGIC1 = {'L', 'U', 'K', 'S', (byte) 0xBA, (byte) 0xBE};
   static final byte[] MAGIC2 = {'S', 'K', 'U', 'L', (byte) 0xBA, (byte) 0xBE};
   static final long[] SECONDARY_OFFSETS = {
@@ -321,9 +325,10 @@ final class Luks2 {
           jsonSize + " (expected: hdr_size - 4096 = " + (hdrSize - BIN_SIZE) + ")");
     }
     keyslotsSize = j.u64(config, "keyslots_size", "config");
-    if (keyslotsSize % 4096 != 0 || keyslotsSize > (1L << 40)) {
+    if (keyslotsSize % 4096 != 0 || keyslotsSize > MAX_KEYSLOTS_SIZE) {
       throw j.error(
-          "config.keyslots_size", keyslotsSize + " (expected: a multiple of 4096, <= 1 TiB)");
+          "config.keyslots_size",
+          keyslotsSize + " (expected: a multiple of 4096, <= 128 MiB, cryptsetup's limit)");
     }
     if (config.has("flags")) {
       for (JsonNode f : j.array(config, "flags", "config")) {
@@ -920,7 +925,8 @@ final class Luks2 {
     long dataOffset;
     if (o.dataOffset() >= 0 && o.keyslotsSize() < 0) {
       dataOffset = o.dataOffset();
-      keyslotsSize = (dataOffset - 2 * hdrSize) / 4096 * 4096;
+      // LUKS2_generate_hdr: the gap, 4 KiB aligned, at most 128 MiB
+      keyslotsSize = Math.min((dataOffset - 2 * hdrSize) / 4096 * 4096, MAX_KEYSLOTS_SIZE);
     } else if (o.keyslotsSize() >= 0) {
       keyslotsSize = o.keyslotsSize();
       dataOffset =

@@ -15,9 +15,10 @@ import java.util.UUID;
  *
  * <p>LUKS2 layout as {@code luksFormat}: with neither {@link Builder#dataOffset} nor {@link
  * Builder#keyslotsSize}, data at 16 MiB and the keyslots area filling the space between the two
- * header copies and the data; with only a data offset, the keyslots area fills that gap; with only
- * a keyslots size, data at the next 1 MiB boundary after it. LUKS1: keyslots 4 KiB-aligned from
- * sector 8, data at the next 1 MiB boundary unless a data offset is given.
+ * header copies and the data; with only a data offset, the keyslots area fills that gap up to
+ * cryptsetup's limit of 128 MiB; with only a keyslots size, data at the next 1 MiB boundary after
+ * it. LUKS1: keyslots 4 KiB-aligned from sector 8, data at the next 1 MiB boundary unless a data
+ * offset is given.
  */
 public final class LuksFormatOptions {
   /** cryptsetup's default LUKS2 data offset: 16 MiB. */
@@ -109,9 +110,14 @@ public final class LuksFormatOptions {
               + metadataSize
               + " (expected: 16, 32, 64, 128, 256, 512, 1024, 2048 or 4096 KiB)");
     }
-    if (keyslotsSize != -1 && (keyslotsSize <= 0 || keyslotsSize % 4096 != 0)) {
+    if (keyslotsSize != -1
+        && (keyslotsSize <= 0
+            || keyslotsSize % 4096 != 0
+            || keyslotsSize > Luks2.MAX_KEYSLOTS_SIZE)) {
       throw new IllegalArgumentException(
-          "keyslots size " + keyslotsSize + " (expected: a positive multiple of 4096)");
+          "keyslots size "
+              + keyslotsSize
+              + " (expected: a positive multiple of 4096, at most 128 MiB as cryptsetup)");
     }
     if (dataOffset != -1 && (dataOffset < 0 || dataOffset % 512 != 0)) {
       throw new IllegalArgumentException(

@@ -79,4 +79,36 @@ class LuksReviewTest {
         .isInstanceOf(LuksException.class)
         .hasMessageContaining("JSON tokens.0.keyslots: names keyslots 5, which does not exist");
   }
+
+  @Test
+  void aLargeDataOffsetKeepsTheKeyslotsAreaWithinCryptsetupsLimit() throws Exception {
+    Path img = image(300L << 20); // sparse
+    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
+      Luks.format(
+              dev,
+              PASS,
+              LuksFormatOptions.builder()
+                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
+                  .dataOffset(256L << 20)
+                  .build())
+          .close();
+    }
+    String dump = Cryptsetup.run(null, "luksDump", img.toString()).ok().out();
+    assertThat(dump).contains("Keyslots area: \t134217728 [bytes]");
+    assertThat(dump).contains("offset: 268435456 [bytes]");
+    assertThat(Cryptsetup.testPassphrase(img, PASS)).isTrue();
+    assertThatThrownBy(() -> LuksFormatOptions.builder().keyslotsSize(256L << 20).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("at most 128 MiB");
+  }
+
+  @Test
+  void aKeyslotsAreaOverCryptsetupsLimitIsRefused() throws Exception {
+    MemoryBlockDevice dev = LuksImages.luks2();
+    LuksImages.editJson(
+        dev, j -> ((ObjectNode) j.get("config")).put("keyslots_size", "274877906944"));
+    assertThatThrownBy(() -> Luks.open(dev, PASS))
+        .isInstanceOf(LuksException.class)
+        .hasMessageContaining("JSON config.keyslots_size: 274877906944 (expected: a multiple of");
+  }
 }
