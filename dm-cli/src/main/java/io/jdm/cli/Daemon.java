@@ -121,6 +121,8 @@ public final class Daemon implements AutoCloseable {
     ServerSocketChannel c = null;
     Handler h = null;
     try {
+      h = OneLineFormatter.fileHandler(dir.logFile());
+      Logger.getLogger("").addHandler(h);
       removeStale(dir.controlSocket());
       removeStale(dir.nbdSocket());
       pc.truncate(0);
@@ -128,8 +130,6 @@ public final class Daemon implements AutoCloseable {
           ByteBuffer.wrap(
               (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
           0);
-      h = OneLineFormatter.fileHandler(dir.logFile());
-      Logger.getLogger("").addHandler(h);
       m = NbdDeviceResolver.install(DeviceMapper.create());
       n = NbdServer.create(m);
       List<SocketAddress> addrs = new ArrayList<>();
