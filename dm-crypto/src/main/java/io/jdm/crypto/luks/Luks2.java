@@ -477,7 +477,9 @@ final class Luks2 {
     if (!afType.equals("luks1")) {
       throw j.error(path + ".af.type", afType + " (expected: luks1)");
     }
-    int stripes = (int) j.integer(af, "stripes", path + ".af", 1, 1 << 20);
+    // an int, as cryptsetup checks it; cryptsetup reads 4000 stripes whatever it says
+    int stripes =
+        (int) j.integer(af, "stripes", path + ".af", Integer.MIN_VALUE, Integer.MAX_VALUE);
     String afHash = j.string(af, "hash", path + ".af");
     ObjectNode area = j.object(k, "area", path);
     String areaType = j.string(area, "type", path + ".area");
@@ -501,7 +503,7 @@ final class Luks2 {
               + areaEnd
               + ")");
     }
-    long material = (long) AfSplitter.splitSectors(keySize, stripes) * 512;
+    long material = (long) AfSplitter.splitSectors(keySize, STRIPES) * 512;
     if (size < material) {
       throw j.error(
           path + ".area.size", size + " is smaller than the AF material of " + material + " bytes");
@@ -662,8 +664,48 @@ final class Luks2 {
       throw new LuksException(
           "LUKS2 digest " + d.id + ": type " + d.type + " hash " + d.hash + " is not supported");
     }
+    if (k.kdfSalt.length != SALT_SIZE) {
+      throw new LuksException(
+          where
+              + ": JSON keyslots."
+              + k.id
+              + ".kdf.salt: "
+              + k.kdfSalt.length
+              + " bytes (expected: "
+              + SALT_SIZE
+              + ")");
+    }
+    // PBKDF2_digest_verify's rules, which also bound the work a hostile digest can ask for
+    int hashSize = Hashes.require(d.hash).getDigestSize();
+    if (d.salt.length != SALT_SIZE) {
+      throw new LuksException(
+          "LUKS2 digest "
+              + d.id
+              + ": JSON digests."
+              + d.id
+              + ".salt: "
+              + d.salt.length
+              + " bytes (expected: "
+              + SALT_SIZE
+              + ")");
+    }
+    if (d.digest.length > 64 || (d.digest.length != 20 && d.digest.length != hashSize)) {
+      throw new LuksException(
+          "LUKS2 digest "
+              + d.id
+              + ": JSON digests."
+              + d.id
+              + ".digest: "
+              + d.digest.length
+              + " bytes (expected: 20 or the "
+              + d.hash
+              + " size "
+              + hashSize
+              + ", at most 64)");
+    }
     k.kdf.checkForUse(where);
-    int sectors = AfSplitter.splitSectors(k.keySize, k.stripes);
+    // luks2_keyslot_get_key reads LUKS_STRIPES (4000) stripes, whatever af.stripes says
+    int sectors = AfSplitter.splitSectors(k.keySize, STRIPES);
     byte[] material =
         HeaderIo.read(dev, k.areaOffset, sectors * 512, where + " area at " + k.areaOffset);
     byte[] derived = k.kdf.derive(passphrase, k.kdfSalt, k.areaKeySize);
@@ -672,7 +714,7 @@ final class Luks2 {
     } finally {
       HeaderIo.wipe(derived);
     }
-    byte[] vk = AfSplitter.merge(material, k.keySize, k.stripes, k.afHash);
+    byte[] vk = AfSplitter.merge(material, k.keySize, STRIPES, k.afHash);
     HeaderIo.wipe(material);
     if (verify(d, vk)) {
       return vk;

@@ -111,4 +111,53 @@ class LuksReviewTest {
         .isInstanceOf(LuksException.class)
         .hasMessageContaining("JSON config.keyslots_size: 274877906944 (expected: a multiple of");
   }
+
+  @Test
+  void afStripesInTheJsonDoNotChangeWhatIsRead() throws Exception {
+    Path img = image(2 << 20);
+    byte[] key;
+    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
+      try (LuksVolume v =
+          Luks.format(
+              dev,
+              PASS,
+              LuksFormatOptions.builder()
+                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
+                  .dataOffset(1 << 20)
+                  .build())) {
+        key = v.volumeKey();
+      }
+      // a hostile stripe count once sized jdm's buffers (up to 512 MiB); cryptsetup reads 4000
+      LuksImages.editJson(
+          dev, j -> ((ObjectNode) j.get("keyslots").get("0").get("af")).put("stripes", 1 << 20));
+      try (LuksVolume v = Luks.open(dev, PASS)) {
+        assertThat(v.volumeKey()).isEqualTo(key);
+      }
+    }
+    assertThat(Cryptsetup.dumpVolumeKey(img, PASS, dir)).isEqualTo(key);
+  }
+
+  @Test
+  void digestAndSaltSizesFollowCryptsetup() throws Exception {
+    MemoryBlockDevice dev = LuksImages.luks2();
+    LuksImages.editJson(
+        dev,
+        j ->
+            ((ObjectNode) j.get("digests").get("0"))
+                .put("digest", java.util.Base64.getEncoder().encodeToString(new byte[4096])));
+    assertThatThrownBy(() -> Luks.open(dev, PASS))
+        .isInstanceOf(LuksException.class)
+        .hasMessage(
+            "LUKS2 digest 0: JSON digests.0.digest: 4096 bytes (expected: 20 or the sha256 size"
+                + " 32, at most 64)");
+    MemoryBlockDevice dev2 = LuksImages.luks2();
+    LuksImages.editJson(
+        dev2,
+        j ->
+            ((ObjectNode) j.get("keyslots").get("0").get("kdf"))
+                .put("salt", java.util.Base64.getEncoder().encodeToString(new byte[16])));
+    assertThatThrownBy(() -> Luks.open(dev2, PASS))
+        .isInstanceOf(LuksException.class)
+        .hasMessage("LUKS2 keyslot 0: JSON keyslots.0.kdf.salt: 16 bytes (expected: 32)");
+  }
 }
