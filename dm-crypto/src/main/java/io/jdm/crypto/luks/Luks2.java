@@ -210,11 +210,19 @@ final class Luks2 {
           where + ": hdr_size " + hdrSize + " (expected: a power of two from 16 KiB to 4 MiB)",
           -1);
     }
-    long hint = offset == 0 ? hdrSize : -1;
+    // as LUKS2_disk_hdr_read: a primary that fails before its checksum is proven says nothing
+    // about where the secondary is (all known offsets are tried); one with a good checksum does
+    long hint = -1;
     long hdrOffset = b.getLong(256);
     if (hdrOffset != offset) {
       return new Copy(
           null, where + ": hdr_offset " + hdrOffset + " (expected: " + offset + ")", hint);
+    }
+    if (offset != 0 && hdrSize != offset) {
+      return new Copy(
+          null,
+          where + ": hdr_size " + hdrSize + " (expected: " + offset + ", the secondary's offset)",
+          hint);
     }
     Luks2 h = new Luks2();
     h.hdrSize = hdrSize;
@@ -257,6 +265,7 @@ final class Luks2 {
       return new Copy(
           null, where + ": checksum mismatch (" + h.csumAlg + " over header and JSON area)", hint);
     }
+    hint = offset == 0 ? hdrSize : -1;
     int end = 0;
     while (end < area.length && area[end] != 0) {
       end++;

@@ -160,4 +160,21 @@ class LuksReviewTest {
         .isInstanceOf(LuksException.class)
         .hasMessage("LUKS2 keyslot 0: JSON keyslots.0.kdf.salt: 16 bytes (expected: 32)");
   }
+
+  @Test
+  void aPrimaryWithADamagedHdrSizeStillFindsTheSecondary() throws Exception {
+    MemoryBlockDevice dev = LuksImages.luks2();
+    byte[] key;
+    try (LuksVolume v = Luks.open(dev, PASS)) {
+      key = v.volumeKey();
+    }
+    // hdr_size 16 KiB -> 32 KiB: the checksum fails, so (as cryptsetup) every known offset is
+    // tried, not only the one the damaged field names
+    LuksImages.write(dev, 8, new byte[] {0, 0, 0, 0, 0, 0, (byte) 0x80, 0});
+    try (LuksVolume v = Luks.open(dev, PASS)) {
+      assertThat(v.volumeKey()).isEqualTo(key);
+    }
+    assertThat(Luks2.read(dev).source)
+        .startsWith("secondary (primary invalid: LUKS2 header at offset 0: checksum mismatch");
+  }
 }
