@@ -98,6 +98,7 @@ public final class Daemon implements AutoCloseable {
           dir.path(),
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
+    checkOwner(dir.path());
     FileChannel pc =
         FileChannel.open(dir.pidFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     FileLock lock;
@@ -178,6 +179,18 @@ public final class Daemon implements AutoCloseable {
               + " is too long for a Unix socket (max "
               + MAX_SOCKET_PATH
               + " bytes); choose a shorter --runtime-dir");
+    }
+  }
+
+  /**
+   * Whoever can reach the control socket owns the device mapper: a folder made by someone else (a
+   * shared temporary folder prepared by another user) is refused.
+   */
+  private static void checkOwner(Path p) throws IOException {
+    String me = System.getProperty("user.name");
+    String owner = Files.getOwner(p).getName();
+    if (!owner.equals(me)) {
+      throw new IOException(p + " belongs to " + owner + ", not to " + me);
     }
   }
 

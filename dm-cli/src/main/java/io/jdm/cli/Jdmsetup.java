@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -383,24 +384,26 @@ public final class Jdmsetup {
           boolean columns,
       @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
-    if (columns) {
-      out.println("Name             Maj Min Stat Open Targ Event  UUID");
-    }
     Protocol.Request.Builder b = Protocol.Request.of("info").flag("columns", columns);
     if (!columns) {
       return query(b, names);
     }
-    // column alignment is the client's business: the daemon sends the fields
+    // column alignment is the client's business, as in dmsetup: the daemon sends the fields
     StringBuilder sb = new StringBuilder();
     int rc = query(b, names, sb);
+    List<String[]> rows = new ArrayList<>();
+    int width = 4;
     for (String line : sb.toString().split("\n")) {
       String[] f = line.split(" ", -1);
-      if (f.length < 8) {
-        out.println(line);
-        continue;
+      if (f.length >= 8) {
+        rows.add(f);
+        width = Math.max(width, f[0].length());
       }
-      out.printf(
-          "%-16s %3s %3s %4s %4s %4s %6s %s%n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+    }
+    String format = "%-" + width + "s %3s %3s %4s %4s %4s %6s %s%n";
+    out.printf(format, "Name", "Maj", "Min", "Stat", "Open", "Targ", "Event ", "UUID");
+    for (String[] f : rows) {
+      out.printf(format, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
     }
     return rc;
   }

@@ -93,9 +93,9 @@ class JdmsetupTest {
                 + "\n");
     assertThat(cli.run("info", "-c").ok().out())
         .isEqualTo(
-            "Name             Maj Min Stat Open Targ Event  UUID\n"
-                + "two              253   1 L--w    0    2      0 \n"
-                + "vol              253   0 L--w    0    1      0 \n");
+            "Name Maj Min Stat Open Targ Event  UUID\n"
+                + "two  253   1 L--w    0    2      0 \n"
+                + "vol  253   0 L--w    0    1      0 \n");
   }
 
   @Test
@@ -249,9 +249,10 @@ class JdmsetupTest {
     cli.run("create", "w", "--table", "0 10 zero").ok();
     CompletableFuture<Cli.Result> waiting =
         CompletableFuture.supplyAsync(() -> cli.run("wait", "w", "0"));
-    cli.run("rename", "w", "w2").ok(); // raises the event, before or after wait starts
+    // raises the event and keeps the name, before or after wait starts
+    cli.run("rename", "w", "--setuuid", "W-1").ok();
     assertThat(waiting.get(30, TimeUnit.SECONDS).exit()).isZero();
-    cli.run("wait", "w2").ok(); // event 1 differs from the default 0: returns at once
+    cli.run("wait", "w").ok(); // event 1 differs from the default 0: returns at once
     assertThat(cli.run("wait", "nope").failed().err())
         .isEqualTo("Device does not exist.\nCommand failed.\n");
   }
