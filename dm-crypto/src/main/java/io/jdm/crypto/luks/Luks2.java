@@ -1015,6 +1015,19 @@ final class Luks2 {
               + " bytes) is too small for a LUKS2 header with data at "
               + dataOffset);
     }
+    if ((dev.size() - dataOffset) % o.sectorSize() != 0) {
+      // _crypt_format_luks2: else the kernel refuses the crypt table cryptsetup 2.6 loads
+      throw new LuksException(
+          "device "
+              + dev.name()
+              + ": the "
+              + (dev.size() - dataOffset)
+              + " bytes after the data offset "
+              + dataOffset
+              + " are not a multiple of the sector size "
+              + o.sectorSize()
+              + " (cryptsetup: Device size is not aligned to requested sector size.)");
+    }
     byte[] vk = o.volumeKey();
     if (vk == null) {
       vk = new byte[keySize];

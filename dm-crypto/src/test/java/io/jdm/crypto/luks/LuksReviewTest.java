@@ -177,4 +177,23 @@ class LuksReviewTest {
     assertThat(Luks2.read(dev).source)
         .startsWith("secondary (primary invalid: LUKS2 header at offset 0: checksum mismatch");
   }
+
+  @Test
+  void formatRefusesADeviceNotAlignedToTheSectorSizeAsCryptsetup() throws Exception {
+    MemoryBlockDevice dev = MemoryBlockDevice.create("odd", 4097);
+    assertThatThrownBy(
+            () ->
+                Luks.format(
+                    dev,
+                    PASS,
+                    LuksFormatOptions.builder()
+                        .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
+                        .dataOffset(1 << 20)
+                        .sectorSize(4096)
+                        .build()))
+        .isInstanceOf(LuksException.class)
+        .hasMessageStartingWith(
+            "device odd: the 1049088 bytes after the data offset 1048576 are not a multiple of"
+                + " the sector size 4096");
+  }
 }

@@ -27,10 +27,17 @@ class LuksTest {
     byte[] vk = new byte[64];
     new Random(42).nextBytes(vk);
     MemoryBlockDevice dev = MemoryBlockDevice.create("mem", 4096 + 7);
-    try (LuksVolume f = Luks.format(dev, PASS, small().volumeKey(vk).sectorSize(4096).build())) {
+    // as cryptsetup, format refuses 4 KiB sectors over a device not a multiple of them ...
+    assertThatThrownBy(() -> Luks.format(dev, PASS, small().sectorSize(4096).build()))
+        .isInstanceOf(LuksException.class)
+        .hasMessageContaining("not a multiple of the sector size 4096");
+    try (LuksVolume f = Luks.format(dev, PASS, small().volumeKey(vk).build())) {
       assertThat(f.volumeKey()).isEqualTo(vk);
       assertThat(f.keyslot()).isZero();
     }
+    // ... but a container whose device is (e.g. after a resize) is opened
+    LuksImages.editJson(
+        dev, j -> ((ObjectNode) j.get("segments").get("0")).put("sector_size", 4096));
     try (LuksVolume v = Luks.open(dev, PASS)) {
       assertThat(v.volumeKey()).isEqualTo(vk);
       assertThat(v.version()).isEqualTo(2);
