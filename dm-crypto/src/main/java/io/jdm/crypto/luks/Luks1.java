@@ -39,6 +39,13 @@ final class Luks1 {
   /** One of the eight keyslots. */
   static final class Slot {
     boolean active;
+
+    /**
+     * Neither enabled nor disabled on disk: cryptsetup's {@code CRYPT_SLOT_INVALID}, skipped when
+     * opening and never reused; the header stays usable through the other keyslots.
+     */
+    int invalidState;
+
     long iterations;
     byte[] salt = new byte[SALT_SIZE];
     long keyMaterialOffset;
@@ -92,16 +99,9 @@ final class Luks1 {
       int o = 208 + 48 * i;
       Slot s = new Slot();
       int active = b.getInt(o);
-      if (active != ACTIVE && active != DISABLED) {
-        throw new LuksException(
-            where
-                + ": keyslot "
-                + i
-                + " state 0x"
-                + Integer.toHexString(active)
-                + " (expected: 0x00ac71f3 enabled or 0x0000dead disabled)");
-      }
+      // LUKS_keyslot_info: another value makes the keyslot invalid, not the header
       s.active = active == ACTIVE;
+      s.invalidState = active != ACTIVE && active != DISABLED ? active : 0;
       s.iterations = b.getInt(o + 4) & 0xFFFF_FFFFL;
       System.arraycopy(raw, o + 8, s.salt, 0, SALT_SIZE);
       s.keyMaterialOffset = b.getInt(o + 40) & 0xFFFF_FFFFL;
@@ -173,7 +173,7 @@ final class Luks1 {
     for (int i = 0; i < SLOTS; i++) {
       int o = 208 + 48 * i;
       Slot s = slots[i];
-      b.putInt(o, s.active ? ACTIVE : DISABLED);
+      b.putInt(o, s.active ? ACTIVE : s.invalidState != 0 ? s.invalidState : DISABLED);
       b.putInt(o + 4, (int) s.iterations);
       System.arraycopy(s.salt, 0, raw, o + 8, SALT_SIZE);
       b.putInt(o + 40, (int) s.keyMaterialOffset);
@@ -302,6 +302,7 @@ final class Luks1 {
     HeaderIo.write(dev, s.keyMaterialOffset * 512, material, slotWhere(slot) + " key material");
     dev.flush();
     s.active = true;
+    s.invalidState = 0;
     s.iterations = kdf.iterations();
     s.salt = salt;
     write(dev);
@@ -309,7 +310,7 @@ final class Luks1 {
 
   int freeSlot() {
     for (int i = 0; i < SLOTS; i++) {
-      if (!slots[i].active) {
+      if (!slots[i].active && slots[i].invalidState == 0) {
         return i;
       }
     }

@@ -196,4 +196,28 @@ class LuksReviewTest {
             "device odd: the 1049088 bytes after the data offset 1048576 are not a multiple of"
                 + " the sector size 4096");
   }
+
+  @Test
+  void aLuks1KeyslotWithAnUnknownStateDoesNotMakeTheHeaderUnusable() throws Exception {
+    Path img = image(3 << 20);
+    Cryptsetup.run(
+            PASS,
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            "luks1",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file=-",
+            img.toString())
+        .ok();
+    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
+      LuksImages.write(dev, 208 + 48 * 5, new byte[] {0x12, 0x34, 0x56, 0x78});
+    }
+    assertThat(Cryptsetup.testPassphrase(img, PASS)).isTrue();
+    try (FileBlockDevice dev = FileBlockDevice.builder(img).readOnly(true).open();
+        LuksVolume v = Luks.open(dev, PASS)) {
+      assertThat(v.keyslot()).isZero();
+    }
+  }
 }
