@@ -155,6 +155,9 @@ public final class Jdmsetup {
     if (background && !foreground) {
       return Background.start(dir, listen, out, err);
     }
+    if (!notifyReady) {
+      oneLineConsole();
+    }
     Daemon d;
     try {
       d = Daemon.start(dir, tcp);
@@ -173,8 +176,6 @@ public final class Jdmsetup {
       out.flush();
       out.close();
       err.close();
-    } else {
-      oneLineConsole();
     }
     try {
       d.awaitTermination();
