@@ -323,16 +323,18 @@ final class Luks1 {
     if (!s.active) {
       throw new IllegalArgumentException("LUKS1 keyslot " + slot + " is not active");
     }
-    s.active = false;
-    s.iterations = 0;
-    Arrays.fill(s.salt, (byte) 0);
-    write(dev);
+    // LUKS_del_key's order: the material first, so a crash in between leaves nothing readable
     HeaderIo.wipe(
         dev,
         s.keyMaterialOffset * 512,
         (long) AfSplitter.splitSectors(keyBytes, STRIPES) * 512,
         random,
         slotWhere(slot) + " key material");
+    dev.flush();
+    s.active = false;
+    s.iterations = 0;
+    Arrays.fill(s.salt, (byte) 0);
+    write(dev);
     dev.flush();
   }
 
@@ -393,12 +395,17 @@ final class Luks1 {
       vk = new byte[h.keyBytes];
       random.nextBytes(vk);
     }
-    random.nextBytes(h.mkDigestSalt);
-    h.mkDigestIter = o.digestIterations();
-    h.mkDigest = Pbkdf.pbkdf2(h.hashSpec, h.mkDigestIter).derive(vk, h.mkDigestSalt, DIGEST_SIZE);
-    HeaderIo.wipe(dev, 0, h.payloadOffset * 512, null, "LUKS1 header area");
-    h.write(dev);
-    h.setKeyslot(dev, 0, vk, passphrase, o.pbkdf(), random);
-    return h.volume(dev, new Unlocked(0, vk));
+    try {
+      random.nextBytes(h.mkDigestSalt);
+      h.mkDigestIter = o.digestIterations();
+      h.mkDigest = Pbkdf.pbkdf2(h.hashSpec, h.mkDigestIter).derive(vk, h.mkDigestSalt, DIGEST_SIZE);
+      HeaderIo.wipe(dev, 0, h.payloadOffset * 512, null, "LUKS1 header area");
+      h.write(dev);
+      h.setKeyslot(dev, 0, vk, passphrase, o.pbkdf(), random);
+      return h.volume(dev, new Unlocked(0, vk));
+    } catch (IOException | RuntimeException e) {
+      Arrays.fill(vk, (byte) 0); // nothing returned the key: wipe it
+      throw e;
+    }
   }
 }

@@ -1033,6 +1033,25 @@ final class Luks2 {
       vk = new byte[keySize];
       random.nextBytes(vk);
     }
+    try {
+      return format(dev, passphrase, o, random, hdrSize, keyslotsSize, dataOffset, vk);
+    } catch (IOException | RuntimeException e) {
+      Arrays.fill(vk, (byte) 0); // nothing returned the key: wipe it
+      throw e;
+    }
+  }
+
+  /** The rest of {@code format}, once the layout is checked and the volume key made. */
+  private static LuksVolume format(
+      BlockDevice dev,
+      byte[] passphrase,
+      LuksFormatOptions o,
+      SecureRandom random,
+      long hdrSize,
+      long keyslotsSize,
+      long dataOffset,
+      byte[] vk)
+      throws IOException {
     Luks2 h = new Luks2();
     h.hdrSize = hdrSize;
     h.seqid = 0;
