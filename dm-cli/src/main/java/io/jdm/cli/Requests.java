@@ -8,8 +8,12 @@ import io.jdm.core.MappedDevice;
 import io.jdm.core.SuspendMode;
 import io.jdm.core.TableException;
 import io.jdm.core.TableSpec;
+import io.jdm.crypto.luks.Luks;
+import io.jdm.crypto.luks.LuksPassphraseException;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -49,6 +53,10 @@ final class Requests {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return Protocol.Response.error(ioctl, Errno.EAGAIN.name(), "interrupted");
+    } catch (LuksPassphraseException e) {
+      return Protocol.Response.error(ioctl, Errno.EPERM.name(), e.getMessage());
+    } catch (IOException e) {
+      return Protocol.Response.error(ioctl, Errno.EINVAL.name(), e.getMessage());
     }
   }
 
@@ -64,13 +72,18 @@ final class Requests {
         return "waitevent";
       case "remove_all":
         return "remove";
+      case "luks_open":
+        return "create";
       default:
         return verb;
     }
   }
 
-  private String run(Protocol.Request r) throws InterruptedException {
+  private String run(Protocol.Request r) throws InterruptedException, IOException {
     switch (r.verb()) {
+      case "luks_open":
+        luksOpen(r);
+        return "";
       case "version":
         return "Driver version:    " + DRIVER_VERSION + "\n";
       case "targets":
@@ -122,6 +135,20 @@ final class Requests {
         return "";
       default:
         throw new IllegalArgumentException("unknown request \"" + r.verb() + "\"");
+    }
+  }
+
+  /**
+   * {@code cryptsetup open}: unlocks the LUKS container on {@code device} with {@code passphrase}
+   * (its bytes in hex: a key file may hold any bytes) and creates {@code name} over it. The
+   * passphrase bytes are wiped here; the request's text itself cannot be.
+   */
+  private void luksOpen(Protocol.Request r) throws IOException {
+    byte[] pass = java.util.HexFormat.of().parseHex(required(r, "passphrase"));
+    try {
+      Luks.activate(dm, name(r), required(r, "device"), pass);
+    } finally {
+      Arrays.fill(pass, (byte) 0);
     }
   }
 
