@@ -540,6 +540,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   // Replies
 
   private void readReplies() {
+    Part current = null; // taken out of pending, its payload still being read
     try {
       while (true) {
         ByteBuffer h = in.ensure(Nbd.SIMPLE_REPLY_SIZE);
@@ -555,7 +556,9 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
           throw new NbdProtocolException("reply for cookie " + cookie + ", which is not in flight");
         }
         if (p.type == Nbd.CMD_READ && error == 0) {
+          current = p;
           in.readFully(p.data);
+          current = null;
         }
         BlockStatus s = Nbd.statusOf(error);
         if (error == Nbd.ESHUTDOWN) {
@@ -570,6 +573,10 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     } catch (RuntimeException | Error e) {
       LOG.log(System.Logger.Level.ERROR, name() + ": reader failed", e);
       fail("internal error: " + e);
+    }
+    if (current != null) {
+      // the connection ended in the middle of this read's payload: fail() no longer sees it
+      current.job.partDone(BlockStatus.TRANSPORT);
     }
   }
 

@@ -1,0 +1,100 @@
+package io.jdm.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jdm.core.Bio;
+import io.jdm.core.BlockStatus;
+import java.io.DataInputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@link NbdBlockDevice} against a byte-level fake server that misbehaves in transmission. */
+@Timeout(60)
+class NbdClientHostileServerTest {
+  private static final long SIZE = 1 << 20;
+
+  private Path dir;
+  private ServerSocketChannel listener;
+  private UnixDomainSocketAddress address;
+
+  @BeforeEach
+  void start() throws Exception {
+    dir = Tools.tempDir();
+    address = UnixDomainSocketAddress.of(dir.resolve("s"));
+    listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+    listener.bind(address);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    listener.close();
+    Tools.deleteTree(dir);
+  }
+
+  /** Accepts one client and negotiates NBD_OPT_GO (simple replies only). */
+  private static SocketChannel acceptAndNegotiate(ServerSocketChannel l) throws Exception {
+    SocketChannel c = l.accept();
+    DataInputStream in = new DataInputStream(Channels.newInputStream(c));
+    ByteBuffer hello = ByteBuffer.allocate(18).putLong(Nbd.INIT_PASSWD).putLong(Nbd.IHAVEOPT);
+    write(c, hello.putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES)).flip());
+    in.readInt(); // client flags
+    assertThat(in.readLong()).isEqualTo(Nbd.IHAVEOPT);
+    assertThat(in.readInt()).isEqualTo(Nbd.OPT_GO);
+    in.readFully(new byte[in.readInt()]);
+    ByteBuffer r = ByteBuffer.allocate(20 + 12 + 20);
+    r.putLong(Nbd.REPLY_MAGIC).putInt(Nbd.OPT_GO).putInt(Nbd.REP_INFO).putInt(12);
+    r.putShort((short) Nbd.INFO_EXPORT).putLong(SIZE).putShort((short) Nbd.FLAG_HAS_FLAGS);
+    r.putLong(Nbd.REPLY_MAGIC).putInt(Nbd.OPT_GO).putInt(Nbd.REP_ACK).putInt(0);
+    write(c, r.flip());
+    return c;
+  }
+
+  private static void write(SocketChannel c, ByteBuffer b) throws Exception {
+    while (b.hasRemaining()) {
+      c.write(b);
+    }
+  }
+
+  @Test
+  void serverClosingInTheMiddleOfAReadReplyFailsTheBioWithTransport() throws Exception {
+    CompletableFuture<SocketChannel> server =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return acceptAndNegotiate(listener);
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
+    NbdBlockDevice d = NbdBlockDevice.connect(address, "x", false);
+    SocketChannel c = server.get(10, TimeUnit.SECONDS);
+    CompletableFuture<BlockStatus> read = new CompletableFuture<>();
+    d.submit(Bio.read(0, ByteBuffer.allocate(4096), b -> read.complete(b.status())));
+    DataInputStream in = new DataInputStream(Channels.newInputStream(c));
+    assertThat(in.readInt()).isEqualTo(Nbd.REQUEST_MAGIC);
+    in.readShort();
+    assertThat(in.readShort()).isEqualTo((short) Nbd.CMD_READ);
+    long cookie = in.readLong();
+    in.readLong();
+    assertThat(in.readInt()).isEqualTo(4096);
+    // the reply header and half of the data, then the server is gone
+    ByteBuffer r = ByteBuffer.allocate(16 + 2048);
+    r.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie).position(r.limit()).flip();
+    write(c, r);
+    c.close();
+    assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.TRANSPORT);
+    assertThat(d.isBroken()).isTrue();
+    d.close();
+  }
+}
