@@ -3,6 +3,7 @@ package io.jdm.nbd;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Direct payload buffers for one connection, reused: a read's data goes from the device into a
@@ -21,6 +22,9 @@ final class BufferPool {
 
   private final AtomicIntegerArray idle = new AtomicIntegerArray(CLASSES);
 
+  /** Capacity of the buffers acquired and not yet released (pooled or not). */
+  private final AtomicLong held = new AtomicLong();
+
   BufferPool() {
     for (int i = 0; i < CLASSES; i++) {
       free.add(new ConcurrentLinkedQueue<>());
@@ -31,6 +35,7 @@ final class BufferPool {
   ByteBuffer acquire(int size) {
     int c = classOf(size);
     if (c < 0) {
+      held.addAndGet(size);
       return ByteBuffer.allocate(size);
     }
     ByteBuffer b = free.get(c).poll();
@@ -39,13 +44,21 @@ final class BufferPool {
     } else {
       idle.decrementAndGet(c);
     }
+    held.addAndGet(b.capacity());
     b.clear().limit(size);
     return b;
   }
 
-  /** Gives a buffer from {@link #acquire} back; other buffers are ignored. */
+  /**
+   * Gives a buffer from {@link #acquire} back (once; {@code null} is ignored). Buffers that were
+   * not pooled are only counted out of {@link #held()}.
+   */
   void release(ByteBuffer b) {
-    if (b == null || !b.isDirect()) {
+    if (b == null) {
+      return;
+    }
+    held.addAndGet(-b.capacity());
+    if (!b.isDirect()) {
       return;
     }
     int c = Integer.numberOfTrailingZeros(b.capacity()) - MIN_SHIFT;
@@ -57,6 +70,11 @@ final class BufferPool {
       return;
     }
     free.get(c).offer(b);
+  }
+
+  /** Bytes in buffers acquired and not yet released. */
+  long held() {
+    return held.get();
   }
 
   private static int classOf(int size) {

@@ -23,6 +23,19 @@ final class NbdServerConnection implements Runnable {
   /** Longer option payloads are taken as a denial of service: hard disconnect. */
   private static final int MAX_OPTION_LENGTH = 64 * 1024;
 
+  /**
+   * Requests read and not yet answered at most: the reader stops reading until replies are written,
+   * so a client that pipelines requests and does not read the replies cannot make the server queue
+   * without bound.
+   */
+  static final int MAX_IN_FLIGHT = 1024;
+
+  /**
+   * Payload bytes (read buffers until their reply is written, write payloads until their bio
+   * completes) the requests in flight hold at most; one request larger than that runs alone.
+   */
+  static final long MAX_IN_FLIGHT_BYTES = 64L << 20;
+
   /** Replies the reader thread batches at most before writing them. */
   private static final int MAX_BATCH = 64;
 
@@ -58,6 +71,9 @@ final class NbdServerConnection implements Runnable {
   private final Object idle = new Object();
   private volatile boolean draining;
   private volatile boolean shuttingDown;
+
+  /** The reader waits for room ({@link #MAX_IN_FLIGHT}, {@link #MAX_IN_FLIGHT_BYTES}). */
+  private volatile boolean readerWaiting;
 
   private final BufferPool pool = new BufferPool();
 
@@ -120,6 +136,9 @@ final class NbdServerConnection implements Runnable {
   /** Stops reading (the reader then drains and closes). */
   void shutdown(long deadlineNanos) {
     shuttingDown = true;
+    synchronized (idle) {
+      idle.notifyAll(); // a reader waiting for room stops waiting
+    }
     try {
       ch.shutdownInput();
     } catch (IOException e) {
@@ -434,7 +453,9 @@ final class NbdServerConnection implements Runnable {
   private void request(int flags, int type, long cookie, long offset, long length)
       throws IOException {
     ByteBuffer payload = null;
-    if (type == Nbd.CMD_WRITE) {
+    if (type != Nbd.CMD_WRITE) {
+      awaitRoom(type == Nbd.CMD_READ ? Math.min(length, Nbd.MAX_PAYLOAD) : 0);
+    } else {
       if (length > Nbd.MAX_PAYLOAD) {
         // proto.md allows a hard disconnect for payloads deemed a denial of service (> 2^25)
         throw new NbdProtocolException(
@@ -444,6 +465,7 @@ final class NbdServerConnection implements Runnable {
                 + Nbd.MAX_PAYLOAD
                 + ")");
       }
+      awaitRoom(length);
       payload = pool.acquire((int) length);
       if (in.buffer().remaining() < length) {
         drainReplies();
@@ -511,6 +533,41 @@ final class NbdServerConnection implements Runnable {
       default:
         throw new AssertionError(type);
     }
+  }
+
+  /**
+   * Waits until one more request, holding {@code bytes} of payload, stays within {@link
+   * #MAX_IN_FLIGHT} and {@link #MAX_IN_FLIGHT_BYTES}. Writes the reader's own queued replies first:
+   * the requests in flight are answered by the threads completing them, and whoever writes their
+   * replies calls {@link #answered}, which wakes the reader.
+   */
+  private void awaitRoom(long bytes) throws IOException {
+    if (hasRoom(bytes)) {
+      return;
+    }
+    readerQueued = 0;
+    drainReplies();
+    readerWaiting = true;
+    try {
+      synchronized (idle) {
+        while (!shuttingDown && !hasRoom(bytes)) {
+          idle.wait();
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException(where() + ": interrupted");
+    } finally {
+      readerWaiting = false;
+    }
+  }
+
+  private boolean hasRoom(long bytes) {
+    if (inFlight.get() >= MAX_IN_FLIGHT) {
+      return false;
+    }
+    long held = pool.held();
+    return bytes == 0 || held == 0 || held + bytes <= MAX_IN_FLIGHT_BYTES;
   }
 
   /** The NBD error for a request that must not reach the device, or 0. */
@@ -764,7 +821,7 @@ final class NbdServerConnection implements Runnable {
   }
 
   private void answered(int n) {
-    if (inFlight.addAndGet(-n) == 0 && draining) {
+    if (inFlight.addAndGet(-n) == 0 && draining || readerWaiting) {
       synchronized (idle) {
         idle.notifyAll();
       }

@@ -29,6 +29,11 @@ final class HoldingBlockDevice extends AbstractBlockDevice {
     return b;
   }
 
+  /** Bios that arrived and were not taken yet. */
+  int heldCount() {
+    return held.size();
+  }
+
   static void complete(Bio b, BlockStatus s) {
     if (b.data() != null && b.op() == Bio.Op.READ) {
       b.zeroFill();
