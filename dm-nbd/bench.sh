@@ -15,7 +15,7 @@ for tool in fio nbdkit python3 java mvn; do
 done
 
 mvn -B -q install -N
-mvn -B -q install -DskipTests -pl dm-core
+mvn -B -q install -DskipTests -pl dm-core,dm-testkit
 mvn -B -q test-compile -pl dm-nbd
 cp="dm-core/target/classes:dm-nbd/target/classes:dm-nbd/target/test-classes"
 

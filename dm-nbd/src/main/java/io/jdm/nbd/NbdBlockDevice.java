@@ -71,6 +71,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private volatile boolean closing;
   private volatile boolean broken;
   private volatile String brokenReason;
+  private volatile java.util.concurrent.ExecutorService writer;
 
   private NbdBlockDevice(Session s, String name, boolean readOnly) {
     super(name, s.sectors, s.limits, readOnly || (s.flags & Nbd.FLAG_READ_ONLY) != 0);
@@ -530,10 +531,42 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     h.putInt(Nbd.REQUEST_MAGIC).putShort((short) p.cmdFlags).putShort((short) p.type);
     h.putLong(cookie).putLong(p.offset).putInt(p.length).flip();
     out.add(h, p.type == Nbd.CMD_WRITE ? p.data : null);
+    if (Thread.currentThread() == reader) {
+      // A request sent from the reply reader (the next stage of a flush/FUA job, or a bio a
+      // completion submits) must not block it: a server that stops reading until its replies are
+      // read would then wait for us for ever. The writer thread drains instead.
+      writer().execute(this::drain);
+      return;
+    }
+    drain();
+  }
+
+  private void drain() {
     out.drain();
     if (out.isBroken()) {
       fail("sending failed: " + out.failure());
     }
+  }
+
+  /** The thread that writes for the reply reader, started on first use. */
+  private java.util.concurrent.ExecutorService writer() {
+    java.util.concurrent.ExecutorService w = writer;
+    if (w == null) {
+      synchronized (this) {
+        w = writer;
+        if (w == null) {
+          w =
+              java.util.concurrent.Executors.newSingleThreadExecutor(
+                  r -> {
+                    Thread t = new Thread(r, reader.getName() + "-writer");
+                    t.setDaemon(true);
+                    return t;
+                  });
+          writer = w;
+        }
+      }
+    }
+    return w;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -656,5 +689,9 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       Thread.currentThread().interrupt();
     }
     fail("closed");
+    java.util.concurrent.ExecutorService w = writer;
+    if (w != null) {
+      w.shutdownNow();
+    }
   }
 }
