@@ -58,8 +58,10 @@ public final class NbdServer implements Closeable {
   private final NbdExports exports;
   private final boolean readOnly;
   private final Duration shutdownTimeout;
+  private final int maxConnections;
   private final AtomicLong connectionIds = new AtomicLong();
   private final List<Listener> listeners = new ArrayList<>();
+  private static final long ACCEPT_RETRY_MILLIS = 100;
   private final Set<NbdServerConnection> connections = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
@@ -67,6 +69,7 @@ public final class NbdServer implements Closeable {
     this.exports = b.exports;
     this.readOnly = b.readOnly;
     this.shutdownTimeout = b.shutdownTimeout;
+    this.maxConnections = b.maxConnections;
   }
 
   /** A server for {@code exports}; call {@link #listen} to start serving. */
@@ -236,11 +239,26 @@ public final class NbdServer implements Closeable {
             return;
           }
           LOG.log(System.Logger.Level.WARNING, "NBD server on " + address + ": accept failed", e);
+          try {
+            // out of file descriptors, say: retrying at once would only spin
+            Thread.sleep(ACCEPT_RETRY_MILLIS);
+          } catch (InterruptedException ie) {
+            return;
+          }
           continue;
         }
         if (closed) {
           closeQuietly(ch);
           return;
+        }
+        if (connections.size() >= maxConnections) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "NBD server on {0}: {1} connections already, closing a new one (maxConnections)",
+              address,
+              maxConnections);
+          closeQuietly(ch);
+          continue;
         }
         try {
           if (!(address instanceof UnixDomainSocketAddress)) {
@@ -276,6 +294,7 @@ public final class NbdServer implements Closeable {
     private final NbdExports exports;
     private boolean readOnly;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private int maxConnections = 256;
 
     private Builder(NbdExports exports) {
       this.exports = Objects.requireNonNull(exports, "exports");
@@ -293,6 +312,19 @@ public final class NbdServer implements Closeable {
         throw new IllegalArgumentException("shutdown timeout " + timeout + " < 0");
       }
       this.shutdownTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Connections served at once (default 256): a new connection beyond it is closed at once,
+     * before the handshake, so an idle or hostile client cannot hold a thread per connection
+     * without bound.
+     */
+    public Builder maxConnections(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxConnections " + max + " < 1");
+      }
+      this.maxConnections = max;
       return this;
     }
 
