@@ -191,6 +191,10 @@ final class NbdServerConnection implements Runnable {
       }
       ByteBuffer data = ByteBuffer.wrap(in.bytes((int) length));
       if (server.isClosed() && option != Nbd.OPT_ABORT) {
+        if (option == Nbd.OPT_EXPORT_NAME) {
+          // NBD_OPT_EXPORT_NAME has no option reply: the only refusal is to close
+          throw new NbdProtocolException("NBD_OPT_EXPORT_NAME while the server is shutting down");
+        }
         optionReply(option, Nbd.REP_ERR_SHUTDOWN, "the server is shutting down");
         continue;
       }
