@@ -75,6 +75,10 @@ final class NbdServerConnection implements Runnable {
   /** The reader waits for room ({@link #MAX_IN_FLIGHT}, {@link #MAX_IN_FLIGHT_BYTES}). */
   private volatile boolean readerWaiting;
 
+  private final java.util.concurrent.atomic.AtomicBoolean drainScheduled =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private volatile java.util.concurrent.ExecutorService writer;
+  private boolean writerClosed; // guarded by this
   private final BufferPool pool = new BufferPool();
 
   /** Replies the reader thread queued since it last wrote; only the reader touches it. */
@@ -776,7 +780,9 @@ final class NbdServerConnection implements Runnable {
       long cookie, int type, long offset, int error, String message, ByteBuffer data) {
     queueReply(cookie, type, offset, error, message, data);
     if (Thread.currentThread() != thread) {
-      drainReplies();
+      // Completed on someone else's thread (a device worker, a timer): never block it on this
+      // socket, which a client that stops reading would do. The connection's writer drains.
+      scheduleDrain();
     } else if (++readerQueued >= MAX_BATCH) {
       // a client that keeps the input full still gets its replies in bounded batches
       readerQueued = 0;
@@ -824,6 +830,52 @@ final class NbdServerConnection implements Runnable {
     }
   }
 
+  /** Has the writer drain the outbox, unless a drain is already scheduled. */
+  private void scheduleDrain() {
+    if (!drainScheduled.compareAndSet(false, true)) {
+      return;
+    }
+    java.util.concurrent.ExecutorService w = writer();
+    if (w != null) {
+      try {
+        w.execute(
+            () -> {
+              drainScheduled.set(false); // replies queued from now on schedule another drain
+              drainReplies();
+            });
+        return;
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // shut down between writer() and execute: as below
+      }
+    }
+    drainScheduled.set(false); // the connection is over: its socket is closed, this is quick
+    drainReplies();
+  }
+
+  /**
+   * The thread that writes replies for completing threads, started on first use; {@code null} once
+   * the connection has finished.
+   */
+  private java.util.concurrent.ExecutorService writer() {
+    java.util.concurrent.ExecutorService w = writer;
+    if (w == null) {
+      synchronized (this) {
+        w = writer;
+        if (w == null && !writerClosed) {
+          w =
+              java.util.concurrent.Executors.newSingleThreadExecutor(
+                  r -> {
+                    Thread t = new Thread(r, thread.getName() + "-writer");
+                    t.setDaemon(true);
+                    return t;
+                  });
+          writer = w;
+        }
+      }
+    }
+    return w;
+  }
+
   private void answered(int n) {
     if (inFlight.addAndGet(-n) == 0 && draining || readerWaiting) {
       synchronized (idle) {
@@ -868,6 +920,14 @@ final class NbdServerConnection implements Runnable {
           System.Logger.Level.WARNING,
           "{0}: export left open because requests never completed",
           where());
+    }
+    java.util.concurrent.ExecutorService w;
+    synchronized (this) {
+      writerClosed = true; // a completion arriving from now on drains on its own thread
+      w = writer;
+    }
+    if (w != null) {
+      w.shutdown(); // drains already scheduled run (and fail fast on the closed socket)
     }
     server.connectionEnded(this);
     LOG.log(System.Logger.Level.DEBUG, "{0}: closed", where());

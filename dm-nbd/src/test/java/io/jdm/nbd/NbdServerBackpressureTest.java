@@ -88,7 +88,7 @@ class NbdServerBackpressureTest {
       // every reply that is written lets the next request in, until all are answered
       for (int i = 0; i < n; i++) {
         Bio b = held.remove(0);
-        // completed elsewhere: the completing thread writes the 32 MiB reply this thread reads
+        // completed elsewhere: the connection's writer sends the 32 MiB reply this thread reads
         CompletableFuture<Void> done =
             CompletableFuture.runAsync(() -> HoldingBlockDevice.complete(b, BlockStatus.OK));
         RawNbdClient.Reply r = c.simpleReply(len);
@@ -100,6 +100,33 @@ class NbdServerBackpressureTest {
         }
       }
       assertThat(held).isEmpty();
+    }
+  }
+
+  /**
+   * A device completes on its own threads (here: this test's thread). Writing the reply there would
+   * block that thread as soon as a client stops reading, and with it every other user of the
+   * device; the connection's writer takes the write instead.
+   */
+  @Test
+  void aClientThatStopsReadingDoesNotBlockTheThreadsCompletingItsBios() throws Exception {
+    int len = 1 << 20;
+    int n = 16; // 16 MiB of replies: far more than the socket buffers hold
+    try (RawNbdClient c = new RawNbdClient(address)) {
+      c.hello(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
+      c.go("holding", false);
+      for (int i = 0; i < n; i++) {
+        c.request(0, Nbd.CMD_READ, i, (long) i * len, len, null);
+      }
+      for (int i = 0; i < n; i++) {
+        // returns at once; before the hand-off this thread blocked in the socket write
+        HoldingBlockDevice.complete(holding.take(), BlockStatus.OK);
+      }
+      for (int i = 0; i < n; i++) {
+        RawNbdClient.Reply r = c.simpleReply(len);
+        assertThat(r.error()).isZero();
+        assertThat(r.cookie()).isEqualTo(i);
+      }
     }
   }
 }
