@@ -132,7 +132,11 @@ public final class Daemon implements AutoCloseable {
               (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
           0);
       m = NbdDeviceResolver.install(DeviceMapper.create());
-      n = NbdServer.create(m);
+      // an idle or stuck client must not hold a connection (and its thread) for ever
+      n =
+          NbdServer.builder(io.jdm.nbd.NbdExports.of(m))
+              .handshakeTimeout(java.time.Duration.ofSeconds(30), m.clock())
+              .build();
       List<SocketAddress> addrs = new ArrayList<>();
       addrs.add(n.listen(UnixDomainSocketAddress.of(dir.nbdSocket())));
       if (listen != null) {

@@ -59,6 +59,8 @@ public final class NbdServer implements Closeable {
   private final boolean readOnly;
   private final Duration shutdownTimeout;
   private final int maxConnections;
+  private final Duration handshakeTimeout; // null: none
+  private final io.jdm.core.Clock clock;
   private final AtomicLong connectionIds = new AtomicLong();
   private final List<Listener> listeners = new ArrayList<>();
   private static final long ACCEPT_RETRY_MILLIS = 100;
@@ -70,6 +72,8 @@ public final class NbdServer implements Closeable {
     this.readOnly = b.readOnly;
     this.shutdownTimeout = b.shutdownTimeout;
     this.maxConnections = b.maxConnections;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.clock = b.clock;
   }
 
   /** A server for {@code exports}; call {@link #listen} to start serving. */
@@ -208,6 +212,15 @@ public final class NbdServer implements Closeable {
     }
   }
 
+  /** Arms the handshake timer of a new connection; {@code null} when there is none. */
+  io.jdm.core.Clock.Timeout armHandshakeTimer(Runnable expired) {
+    return handshakeTimeout == null ? null : clock.schedule(expired, handshakeTimeout.toNanos());
+  }
+
+  Duration handshakeTimeout() {
+    return handshakeTimeout;
+  }
+
   Duration shutdownTimeout() {
     return shutdownTimeout;
   }
@@ -295,6 +308,8 @@ public final class NbdServer implements Closeable {
     private boolean readOnly;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
     private int maxConnections = 256;
+    private Duration handshakeTimeout;
+    private io.jdm.core.Clock clock;
 
     private Builder(NbdExports exports) {
       this.exports = Objects.requireNonNull(exports, "exports");
@@ -325,6 +340,20 @@ public final class NbdServer implements Closeable {
         throw new IllegalArgumentException("maxConnections " + max + " < 1");
       }
       this.maxConnections = max;
+      return this;
+    }
+
+    /**
+     * Closes a connection that has not finished its handshake (reached transmission) within {@code
+     * timeout} by {@code clock} (a {@code DeviceMapper}'s {@code clock()}, say; tests use a manual
+     * one). Default: no timeout.
+     */
+    public Builder handshakeTimeout(Duration timeout, io.jdm.core.Clock clock) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("handshake timeout " + timeout + " <= 0");
+      }
+      this.handshakeTimeout = timeout;
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 

@@ -79,6 +79,7 @@ final class NbdServerConnection implements Runnable {
       new java.util.concurrent.atomic.AtomicBoolean();
   private volatile java.util.concurrent.ExecutorService writer;
   private boolean writerClosed; // guarded by this
+  private volatile boolean handshakeExpired;
   private final BufferPool pool = new BufferPool();
 
   /** Replies the reader thread queued since it last wrote; only the reader touches it. */
@@ -119,7 +120,16 @@ final class NbdServerConnection implements Runnable {
   @Override
   public void run() {
     try {
-      if (negotiate()) {
+      io.jdm.core.Clock.Timeout timer = server.armHandshakeTimer(this::handshakeExpired);
+      boolean go;
+      try {
+        go = negotiate();
+      } finally {
+        if (timer != null) {
+          timer.cancel();
+        }
+      }
+      if (go && !handshakeExpired) {
         transmit();
       }
     } catch (EOFException e) {
@@ -148,6 +158,22 @@ final class NbdServerConnection implements Runnable {
     } catch (IOException e) {
       abort();
     }
+  }
+
+  /** The handshake timer ran out: close the socket, which ends the negotiation's read. */
+  private void handshakeExpired() {
+    handshakeExpired = true;
+    LOG.log(
+        System.Logger.Level.WARNING,
+        "{0}: no handshake within {1}; disconnecting",
+        where(),
+        server.handshakeTimeout());
+    try {
+      ch.shutdownOutput(); // the client sees the end at once, whatever close() defers
+    } catch (IOException e) {
+      // closing anyway
+    }
+    abort();
   }
 
   /** Closes the socket at once: replies not yet written are lost. */
