@@ -153,7 +153,7 @@ public final class DeviceMapper implements Closeable {
         throw new DmException(
             Errno.EBUSY, "uuid " + uuid + " is already used by device " + byUuid.get(uuid).name());
       }
-      DeviceNumber n = allocate(DeviceNumber.DM_MAJOR);
+      DeviceNumber n = new DeviceNumber(DeviceNumber.DM_MAJOR, lowestFreeMinor());
       md = new MappedDevice(this, name, uuid, n);
       byName.put(name, md);
       byMinor.put(n.minor(), md);
@@ -819,6 +819,18 @@ public final class DeviceMapper implements Closeable {
       keysByNumber.put(n, key);
     }
     return n;
+  }
+
+  /**
+   * The lowest minor no mapped device has, as the kernel's {@code next_free_minor} ({@code
+   * idr_alloc} from 0): numbers of removed devices are given again.
+   */
+  private int lowestFreeMinor() {
+    int m = 0;
+    while (byMinor.containsKey(m)) {
+      m++;
+    }
+    return m;
   }
 
   private DeviceNumber allocate(int major) {

@@ -57,6 +57,20 @@ class DeviceMapperTest {
         .satisfies(e -> assertThat(((DmException) e).errno()).isEqualTo(Errno.ENXIO));
   }
 
+  /** As the kernel's {@code next_free_minor}: the lowest free minor, so numbers come back. */
+  @Test
+  void minorsOfRemovedDevicesAreGivenAgainLowestFirst() {
+    dm.create("a", "0 8 zero");
+    dm.create("b", "0 8 zero");
+    dm.create("c", "0 8 zero");
+    dm.remove("a");
+    dm.remove("b");
+    assertThat(dm.create("d", "0 8 zero").number()).hasToString("253:0");
+    assertThatThrownBy(() -> dm.create("bad", "0 8 linear")).isInstanceOf(TableException.class);
+    assertThat(dm.create("e", "0 8 zero").number()).hasToString("253:1");
+    assertThat(dm.ls()).isEqualTo("c\t(253:2)\nd\t(253:0)\ne\t(253:1)\n");
+  }
+
   @Test
   void namesAndUuidsAreValidatedAndUnique() {
     dm.create("x", "u1", "0 8 zero");
