@@ -53,4 +53,61 @@ class JdmsetupJarIT {
         .contains("INFO basic_target_map: write of 512 bytes at sector 10\n")
         .contains("0005120 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a\n");
   }
+
+  /**
+   * A dmsetup/cryptsetup session through the launcher, one process per command: outputs, stderr and
+   * exit codes as a user sees them (stderr is merged into the output here).
+   */
+  @Test
+  void aSessionOfCommandsAsProcesses() throws Exception {
+    Map<String, String> env = Map.of("JDM_RUNTIME_DIR", tmp.resolve("run").toString());
+    Path disk = tmp.resolve("disk.img");
+    Path key = tmp.resolve("key");
+    java.nio.file.Files.write(
+        key, "correct horse".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Path wrong = tmp.resolve("wrong");
+    java.nio.file.Files.write(wrong, "battery".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+      f.setLength(20L << 20);
+    }
+    String j = LAUNCHER.toString();
+    assertThat(Cli.exec(env, j, "daemon", "--background").exit()).isZero();
+    try {
+      Cli.Result r = Cli.exec(env, j, "create", "vol", "--table", "0 100 linear " + disk);
+      assertThat(r.exit()).as(r.out()).isEqualTo(1);
+      assertThat(r.out())
+          .isEqualTo(
+              "device-mapper: reload ioctl on vol  failed: Invalid argument\n"
+                  + "device-mapper: table: vol: line 1: linear: Invalid argument count\n"
+                  + "Command failed.\n");
+      r = Cli.exec(env, j, "status", "nosuch");
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.out()).isEqualTo("Device does not exist.\nCommand failed.\n");
+      r =
+          Cli.exec(
+              env,
+              j,
+              "luksFormat",
+              "-q",
+              "--pbkdf",
+              "pbkdf2",
+              "-i",
+              "1000",
+              "--key-file",
+              key.toString(),
+              disk.toString());
+      assertThat(r.exit()).as(r.out()).isZero();
+      r = Cli.exec(env, j, "open", "--key-file", wrong.toString(), disk.toString(), "secret");
+      assertThat(r.exit()).isEqualTo(2);
+      assertThat(r.out()).isEqualTo("No key available with this passphrase.\n");
+      r = Cli.exec(env, j, "open", "--key-file", key.toString(), disk.toString(), "secret");
+      assertThat(r.exit()).as(r.out()).isZero();
+      r = Cli.exec(env, j, "ls");
+      assertThat(r.out()).isEqualTo("secret\t(253:0)\n");
+      r = Cli.exec(env, j, "close", "secret");
+      assertThat(r.exit()).as(r.out()).isZero();
+    } finally {
+      assertThat(Cli.exec(env, j, "daemon", "--stop").exit()).isZero();
+    }
+  }
 }
