@@ -279,6 +279,15 @@ final class NbdServerConnection implements Runnable {
   }
 
   private boolean exportName(ByteBuffer data) throws IOException {
+    if (data.remaining() > Nbd.MAX_STRING) {
+      // NBD_OPT_EXPORT_NAME has no error reply: the only refusal is to close
+      throw new NbdProtocolException(
+          "NBD_OPT_EXPORT_NAME with a name of "
+              + data.remaining()
+              + " bytes (at most "
+              + Nbd.MAX_STRING
+              + ")");
+    }
     String name = StandardCharsets.UTF_8.decode(data).toString();
     if (!openExport(name)) {
       // proto.md: an export that cannot be served after NBD_OPT_EXPORT_NAME ends the session
@@ -303,6 +312,18 @@ final class NbdServerConnection implements Runnable {
           option,
           Nbd.REP_ERR_INVALID,
           Nbd.optionName(option) + ": name length " + nameLength + " exceeds the option data");
+      return false;
+    }
+    if (nameLength > Nbd.MAX_STRING) {
+      optionReply(
+          option,
+          Nbd.REP_ERR_TOO_BIG,
+          Nbd.optionName(option)
+              + ": export name of "
+              + nameLength
+              + " bytes (at most "
+              + Nbd.MAX_STRING
+              + ")");
       return false;
     }
     byte[] nameBytes = new byte[(int) nameLength];

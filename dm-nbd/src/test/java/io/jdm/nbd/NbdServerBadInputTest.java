@@ -144,6 +144,10 @@ class NbdServerBadInputTest {
       assertThat(new String(unknown.data(), StandardCharsets.UTF_8)).contains("nosuch");
       c.option(Nbd.OPT_INFO, new byte[] {0, 0, 0, 9, 'x'}); // name longer than the data
       assertThat(c.optReply().type()).isEqualTo(Nbd.REP_ERR_INVALID);
+      c.option(Nbd.OPT_INFO, RawNbdClient.goData("x".repeat(4097))); // over proto.md's 4096
+      RawNbdClient.OptReply tooBig = c.optReply();
+      assertThat(tooBig.type()).isEqualTo(Nbd.REP_ERR_TOO_BIG);
+      assertThat(new String(tooBig.data(), StandardCharsets.UTF_8)).contains("4097 bytes");
       c.option(Nbd.OPT_STARTTLS, new byte[0]);
       assertThat(c.optReply().type()).isEqualTo(Nbd.REP_ERR_UNSUP);
       c.option(12345, new byte[100]);
@@ -169,6 +173,11 @@ class NbdServerBadInputTest {
       c.hello(Nbd.FLAG_C_FIXED_NEWSTYLE);
       c.option(Nbd.OPT_EXPORT_NAME, "nosuch".getBytes(StandardCharsets.UTF_8));
       c.assertClosedByServer(); // proto.md: the only way to refuse NBD_OPT_EXPORT_NAME
+    }
+    try (RawNbdClient c = new RawNbdClient(address)) {
+      c.hello(Nbd.FLAG_C_FIXED_NEWSTYLE);
+      c.option(Nbd.OPT_EXPORT_NAME, "d".repeat(4097).getBytes(StandardCharsets.UTF_8));
+      c.assertClosedByServer();
     }
     try (RawNbdClient c = new RawNbdClient(address)) {
       c.hello(Nbd.FLAG_C_FIXED_NEWSTYLE); // no NO_ZEROES: 124 zero bytes follow
