@@ -38,11 +38,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * requests in flight); {@link Bio#FUA} without {@code SEND_FUA} is a write followed by a flush.
  *
  * <p>Failure: there is no reconnection. When the server goes away (the connection closes, a reply
- * breaks the protocol, or the server answers {@code NBD_ESHUTDOWN}) every bio in flight and every
- * later one completes with {@link BlockStatus#TRANSPORT}. Server errors map to statuses: {@code
- * NBD_EIO} and {@code NBD_EPERM} to {@link BlockStatus#IOERR}, {@code NBD_ENOSPC} to {@link
- * BlockStatus#NOSPC}, {@code NBD_ENOMEM} to {@link BlockStatus#RESOURCE}, {@code NBD_ENOTSUP} to
- * {@link BlockStatus#NOTSUPP}, anything else to {@link BlockStatus#INVAL}.
+ * breaks the protocol) every bio in flight and every later one completes with {@link
+ * BlockStatus#TRANSPORT}. Once the server answers {@code NBD_ESHUTDOWN}, that request and every
+ * later bio fail with {@code TRANSPORT}, while the requests already sent keep the answers the
+ * server still gives them. Server errors map to statuses: {@code NBD_EIO} and {@code NBD_EPERM} to
+ * {@link BlockStatus#IOERR}, {@code NBD_ENOSPC} to {@link BlockStatus#NOSPC}, {@code NBD_ENOMEM} to
+ * {@link BlockStatus#RESOURCE}, {@code NBD_ENOTSUP} to {@link BlockStatus#NOTSUPP}, anything else
+ * to {@link BlockStatus#INVAL}.
  *
  * <p>{@link #close()} waits (up to 30 s) for the bios in flight, sends {@code NBD_CMD_DISC} and
  * closes the connection.
@@ -71,6 +73,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private volatile boolean closing;
   private volatile boolean broken;
   private volatile String brokenReason;
+  private volatile boolean serverShuttingDown;
   private volatile java.util.concurrent.ExecutorService writer;
 
   private NbdBlockDevice(Session s, String name, boolean readOnly) {
@@ -347,7 +350,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   @Override
   protected void doSubmit(Bio bio) {
     outstanding.incrementAndGet();
-    if (broken) {
+    if (broken || serverShuttingDown) {
       finish(bio, BlockStatus.TRANSPORT);
       return;
     }
@@ -594,8 +597,13 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
           current = null;
         }
         BlockStatus s = Nbd.statusOf(error);
-        if (error == Nbd.ESHUTDOWN) {
-          fail("the server is shutting down (NBD_ESHUTDOWN)");
+        if (error == Nbd.ESHUTDOWN && !serverShuttingDown) {
+          // proto.md: the server still answers what it has; only new requests are pointless
+          serverShuttingDown = true;
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "{0}: the server is shutting down (NBD_ESHUTDOWN); new I/O fails with TRANSPORT",
+              name());
         }
         p.job.partDone(s);
       }

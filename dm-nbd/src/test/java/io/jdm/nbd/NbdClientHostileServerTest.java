@@ -187,4 +187,44 @@ class NbdClientHostileServerTest {
         .putLong(cookie)
         .flip();
   }
+
+  /** NBD_ESHUTDOWN fails that request and later ones; the others keep the server's answers. */
+  @Test
+  void eshutdownFailsNewIoButKeepsTheAnswersStillComing() throws Exception {
+    CompletableFuture<SocketChannel> server =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return acceptAndNegotiate(listener);
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
+    NbdBlockDevice d = NbdBlockDevice.connect(address, "x", false);
+    SocketChannel c = server.get(10, TimeUnit.SECONDS);
+    CompletableFuture<BlockStatus> first = new CompletableFuture<>();
+    CompletableFuture<BlockStatus> second = new CompletableFuture<>();
+    d.submit(Bio.write(0, ByteBuffer.allocate(512), b -> first.complete(b.status())));
+    d.submit(Bio.write(8, ByteBuffer.allocate(512), b -> second.complete(b.status())));
+    DataInputStream in = new DataInputStream(Channels.newInputStream(c));
+    long[] cookies = new long[2];
+    for (int i = 0; i < 2; i++) {
+      assertThat(in.readInt()).isEqualTo(Nbd.REQUEST_MAGIC);
+      in.readShort();
+      assertThat(in.readShort()).isEqualTo((short) Nbd.CMD_WRITE);
+      cookies[i] = in.readLong();
+      in.readLong();
+      in.readFully(new byte[in.readInt()]);
+    }
+    write(c, simpleReply(cookies[0], Nbd.ESHUTDOWN));
+    assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.TRANSPORT);
+    CompletableFuture<BlockStatus> later = new CompletableFuture<>();
+    d.submit(Bio.read(0, ByteBuffer.allocate(512), b -> later.complete(b.status())));
+    assertThat(later.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.TRANSPORT);
+    assertThat(second).isNotDone(); // its answer is still to come
+    write(c, simpleReply(cookies[1], 0));
+    assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.OK);
+    c.close();
+    d.close();
+  }
 }
