@@ -88,6 +88,22 @@ public final class Luks {
               + device.size()
               + " bytes (truncated?)");
     }
+    Header h = parse(device);
+    // LUKS_check_device_size / LUKS2_check_device_size: headers and keyslot areas must fit
+    long need = h.luks1() != null ? h.luks1().deviceBytes() : h.luks2().deviceBytes();
+    if (device.size() < need) {
+      // cryptsetup 2.6's texts, which differ between the two
+      throw new LuksException(
+          "Device "
+              + device.name()
+              + (h.luks1() != null
+                  ? " is too small. (LUKS1 requires at least " + need + " bytes.)"
+                  : " is too small. Need at least " + need + " bytes."));
+    }
+    return h;
+  }
+
+  private static Header parse(BlockDevice device) throws IOException {
     byte[] b = HeaderIo.read(device, 0, 8, "LUKS header at offset 0");
     if (Arrays.equals(b, 0, 6, Luks1.MAGIC, 0, 6)) {
       int v = ((b[6] & 0xFF) << 8) | (b[7] & 0xFF);

@@ -59,6 +59,19 @@ final class Luks1 {
   // ---------------------------------------------------------------------------------------------
   // Parsing
 
+  /**
+   * Bytes the header and its keyslot areas take ({@code LUKS_device_sectors}): the end of the last
+   * key material (cryptsetup 2.6.1 says 2066432 for a default 512-bit container, 8 slots).
+   */
+  long deviceBytes() {
+    long material = AfSplitter.splitSectors(keyBytes, STRIPES);
+    long end = 0;
+    for (Slot s : slots) {
+      end = Math.max(end, s.keyMaterialOffset + material);
+    }
+    return end * 512;
+  }
+
   static Luks1 read(BlockDevice dev) throws IOException {
     byte[] b = HeaderIo.read(dev, 0, HEADER_SIZE, "LUKS1 header at offset 0");
     return parse(b, dev.size());

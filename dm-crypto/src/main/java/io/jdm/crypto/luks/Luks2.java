@@ -129,6 +129,11 @@ final class Luks2 {
   /** One header copy as read, or why it is not valid. */
   private record Copy(Luks2 header, String error, long hdrSizeHint) {}
 
+  /** Bytes both header copies and the keyslots area take ({@code LUKS2_hdr_and_areas_size}). */
+  long deviceBytes() {
+    return 2 * hdrSize + keyslotsSize;
+  }
+
   static Luks2 read(BlockDevice dev) throws IOException {
     Copy primary = readCopy(dev, 0);
     List<Copy> tried = new ArrayList<>();

@@ -182,19 +182,18 @@ class LuksHeaderTest {
     MemoryBlockDevice dev = LuksImages.luks2();
     MemoryBlockDevice cut = MemoryBlockDevice.create("cut", 128); // 64 KiB: headers, not the area
     LuksImages.write(cut, 0, LuksImages.read(dev, 0, 65536));
+    // cryptsetup's LUKS2_check_device_size: both headers and the keyslots area must fit
     assertThatThrownBy(() -> Luks.open(cut, PASS))
         .isInstanceOf(LuksException.class)
-        .hasMessage(
-            "LUKS2 keyslot 0 area at 32768: bytes 32768 to 288768 are outside the device cut"
-                + " (65536 bytes)");
+        .hasMessage("Device cut is too small. Need at least 1048576 bytes.");
     MemoryBlockDevice one = LuksImages.luks1();
     MemoryBlockDevice cut1 = MemoryBlockDevice.create("cut1", 16);
     LuksImages.write(cut1, 0, LuksImages.read(one, 0, 8192));
+    // LUKS_check_device_size: up to the end of the last key material or the payload
     assertThatThrownBy(() -> Luks.open(cut1, PASS))
         .isInstanceOf(LuksException.class)
-        .hasMessage(
-            "LUKS1 keyslot 0 key material at sector 8: bytes 4096 to 260096 are outside the"
-                + " device cut1 (8192 bytes)");
+        .hasMessageMatching(
+            "Device cut1 is too small\\. \\(LUKS1 requires at least \\d+ bytes\\.\\)");
   }
 
   @Test

@@ -255,4 +255,39 @@ class LuksInteropTest {
       }
     }
   }
+
+  /** A truncated container: jdm refuses it with cryptsetup's own first line, word for word. */
+  @Test
+  void truncatedContainersAreRefusedWithCryptsetupsText() throws Exception {
+    for (String type : List.of("luks1", "luks2")) {
+      Path img = image(20 << 20);
+      Cryptsetup.run(
+              PASS,
+              "luksFormat",
+              "--batch-mode",
+              "--type",
+              type,
+              "--pbkdf",
+              "pbkdf2",
+              "--pbkdf-force-iterations",
+              "1000",
+              "--key-file=-",
+              img.toString())
+          .ok();
+      try (java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+        ch.truncate(type.equals("luks1") ? 8192 : 65536);
+      }
+      Cryptsetup.Result r =
+          Cryptsetup.run(PASS, "open", "--test-passphrase", "--key-file=-", img.toString());
+      assertThat(r.exit()).isNotZero();
+      String first = r.err().lines().findFirst().orElse("");
+      try (FileBlockDevice dev = FileBlockDevice.builder(img).readOnly(true).open()) {
+        assertThatThrownBy(() -> Luks.open(dev, PASS))
+            .as(type)
+            .isInstanceOf(LuksException.class)
+            .hasMessage(first.replace(img.toString(), dev.name()));
+      }
+    }
+  }
 }
