@@ -18,8 +18,8 @@ class BenchSmokeTest {
   @Test
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
-    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 12 crypt configurations
-    assertThat(results).hasSize(60);
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt configurations
+    assertThat(results).hasSize(58);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
