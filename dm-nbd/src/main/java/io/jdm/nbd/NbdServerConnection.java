@@ -481,8 +481,10 @@ final class NbdServerConnection implements Runnable {
         size,
         structured);
     while (true) {
-      if (in.buffer().remaining() < Nbd.REQUEST_SIZE) {
-        // the next read may block: first send the replies of bios that completed inline
+      if (in.buffer().remaining() < Nbd.REQUEST_SIZE && readerQueued > 0) {
+        // the next read may block: first send the replies of bios that completed inline (the
+        // others are the writer's: taking them here could block this thread on a client that
+        // reads no replies, and stop it reading requests the device could already serve)
         readerQueued = 0;
         drainReplies();
       }
