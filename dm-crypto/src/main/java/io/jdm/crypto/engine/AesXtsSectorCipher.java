@@ -4,13 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.security.GeneralSecurityException;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import javax.crypto.Cipher;
-import javax.crypto.ShortBufferException;
-import javax.crypto.spec.SecretKeySpec;
 
 /**
  * IEEE 1619 AES-XTS for dm-crypt's {@code aes-xts-*} with one key: the fast path.
@@ -37,7 +31,7 @@ import javax.crypto.spec.SecretKeySpec;
  * ciphers and scratch; nothing is allocated per call. {@code CryptBenchmark} measures it beside
  * {@code openssl speed}.
  */
-final class AesXtsSectorCipher implements SectorCipher {
+final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.Worker> {
   /** Bytes of sectors per ECB call: large enough to amortise a call, small enough for L1/L2. */
   static final int CHUNK = 16 * 1024;
 
@@ -57,35 +51,17 @@ final class AesXtsSectorCipher implements SectorCipher {
     }
   }
 
-  private final IvMode ivMode;
-  private final String ivOpts;
-  private final int sectorSize;
-  private final int step; // cc_sector units per crypto sector
-  private final int shift; // log2(step)
-  private final boolean ivLargeSectors;
-  private final byte[] key;
-  private final ThreadLocal<Worker> local = ThreadLocal.withInitial(this::newWorker);
-  private final List<Worker> workers = new ArrayList<>(); // guarded by itself
-  private volatile boolean closed;
-
   AesXtsSectorCipher(
       IvMode ivMode, String ivOpts, byte[] key, int sectorSize, boolean ivLargeSectors) {
-    this.ivMode = ivMode;
-    this.ivOpts = ivOpts;
-    this.key = key.clone();
-    this.sectorSize = sectorSize;
-    this.step = sectorSize >>> 9;
-    this.shift = Integer.numberOfTrailingZeros(step);
-    this.ivLargeSectors = ivLargeSectors;
-    new Worker().wipe(); // fail now, not at the first I/O, if the key does not fit
+    super(key, ivMode, ivOpts, sectorSize, ivLargeSectors);
+    checkKeys();
   }
 
-  /** One thread's ciphers and scratch. */
-  private final class Worker {
-    final Cipher enc;
-    final Cipher dec;
-    final Cipher tweak;
-    final Cipher iv; // ESSIV: keyed by the salt; EBOIV: the data key; otherwise null
+  /** One thread's engines and scratch. */
+  final class Worker implements PerThreadSectorCipher.Worker {
+    final BlockEngine data;
+    final BlockEngine tweak;
+    final BlockEngine iv; // ESSIV: keyed by the salt; EBOIV: the data engine; otherwise null
     final byte[] rawIvs = new byte[16 * (CHUNK / 512)];
     final byte[] midIvs = new byte[16 * (CHUNK / 512)];
     final byte[] ivs = new byte[16 * (CHUNK / 512)];
@@ -95,36 +71,23 @@ final class AesXtsSectorCipher implements SectorCipher {
 
     Worker() {
       int half = key.length / 2;
-      enc = aes(Cipher.ENCRYPT_MODE, key, 0, half);
-      dec = aes(Cipher.DECRYPT_MODE, key, 0, half);
-      tweak = aes(Cipher.ENCRYPT_MODE, key, half, half);
+      data = BlockEngine.create("aes", key, 0, half);
+      tweak = BlockEngine.create("aes", key, half, half);
       if (ivMode == IvMode.ESSIV) {
-        byte[] salt = IvMode.essivSalt(ivOpts, key, 0, key.length);
-        try {
-          if (!BlockEngine.validKeyLength("aes", salt.length)) {
-            throw new IllegalArgumentException("Error decoding and setting key");
-          }
-          iv = aes(Cipher.ENCRYPT_MODE, salt, 0, salt.length);
-        } finally {
-          Arrays.fill(salt, (byte) 0);
-        }
+        iv = IvMode.essivEngine("aes", ivOpts, key, 0, key.length);
       } else if (ivMode == IvMode.EBOIV) {
-        iv = aes(Cipher.ENCRYPT_MODE, key, 0, half);
+        iv = data;
       } else {
         iv = null;
       }
     }
 
-    void wipe() {
-      SecretKeySpec zero = new SecretKeySpec(new byte[16], "AES");
-      for (Cipher c : new Cipher[] {enc, dec, tweak, iv}) {
-        if (c != null) {
-          try {
-            c.init(c == dec ? Cipher.DECRYPT_MODE : Cipher.ENCRYPT_MODE, zero);
-          } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-          }
-        }
+    @Override
+    public void wipe() {
+      data.wipe();
+      tweak.wipe();
+      if (iv != null) {
+        iv.wipe();
       }
       Arrays.fill(scratch, (byte) 0);
       Arrays.fill(seq, (byte) 0);
@@ -135,52 +98,13 @@ final class AesXtsSectorCipher implements SectorCipher {
     }
   }
 
-  private static Cipher aes(int mode, byte[] key, int off, int len) {
-    if (!BlockEngine.validKeyLength("aes", len)) {
-      throw new IllegalArgumentException("Error decoding and setting key");
-    }
-    try {
-      Cipher c = Cipher.getInstance("AES/ECB/NoPadding");
-      c.init(mode, new SecretKeySpec(key, off, len, "AES"));
-      return c;
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("the JDK has no AES/ECB/NoPadding", e);
-    }
-  }
-
-  private Worker newWorker() {
-    Worker w = new Worker();
-    synchronized (workers) {
-      if (closed) {
-        w.wipe();
-        throw new IllegalStateException("the cipher's key has been wiped");
-      }
-      workers.add(w);
-    }
-    return w;
+  @Override
+  Worker newWorker() {
+    return new Worker();
   }
 
   @Override
-  public int sectorSize() {
-    return sectorSize;
-  }
-
-  @Override
-  public void encrypt(ByteBuffer buf, int offset, int count, long ccSector) {
-    run(buf, offset, count, ccSector, true);
-  }
-
-  @Override
-  public void decrypt(ByteBuffer buf, int offset, int count, long ccSector) {
-    run(buf, offset, count, ccSector, false);
-  }
-
-  private void run(ByteBuffer buf, int offset, int count, long ccSector, boolean encrypt) {
-    if (closed) {
-      throw new IllegalStateException("the cipher's key has been wiped");
-    }
-    Worker w = local.get();
-    Cipher data = encrypt ? w.enc : w.dec;
+  void run(Worker w, ByteBuffer buf, int offset, int count, long ccSector, boolean encrypt) {
     int perChunk = CHUNK / sectorSize;
     boolean heap = buf.hasArray();
     for (int done = 0; done < count; ) {
@@ -193,12 +117,12 @@ final class AesXtsSectorCipher implements SectorCipher {
         byte[] a = buf.array();
         int base = buf.arrayOffset() + at;
         whiten(w.ivs, n, a, base, w.seq, w.scratch);
-        update(data, w.scratch, 0, bytes, w.out, 0);
+        ecb(w.data, encrypt, w.scratch, w.out, bytes);
         xor(w.out, w.seq, a, base, bytes);
       } else {
         buf.get(at, w.out, 0, bytes);
         whiten(w.ivs, n, w.out, 0, w.seq, w.scratch);
-        update(data, w.scratch, 0, bytes, w.out, 0);
+        ecb(w.data, encrypt, w.scratch, w.out, bytes);
         xor(w.out, w.seq, w.scratch, 0, bytes);
         buf.put(at, w.scratch, 0, bytes);
       }
@@ -206,26 +130,25 @@ final class AesXtsSectorCipher implements SectorCipher {
     }
   }
 
+  private static void ecb(BlockEngine e, boolean encrypt, byte[] in, byte[] out, int len) {
+    if (encrypt) {
+      e.encrypt(in, 0, out, 0, len);
+    } else {
+      e.decrypt(in, 0, out, 0, len);
+    }
+  }
+
   /** The encrypted IVs (the initial tweaks) of {@code n} sectors from {@code ccSector}. */
   private void tweaks(Worker w, long ccSector, int n) {
     byte[] raw = w.rawIvs;
     for (int i = 0; i < n; i++) {
-      long cc = ccSector + (long) i * step;
-      ivMode.raw(ivLargeSectors ? cc >>> shift : cc, sectorSize, raw, i * 16);
+      ivMode.raw(ivSector(ccSector + (long) i * step), sectorSize, raw, i * 16);
     }
     if (w.iv != null) {
-      update(w.iv, raw, 0, n * 16, w.midIvs, 0);
+      w.iv.encrypt(raw, 0, w.midIvs, 0, n * 16);
       raw = w.midIvs;
     }
-    update(w.tweak, raw, 0, n * 16, w.ivs, 0);
-  }
-
-  private static void update(Cipher c, byte[] in, int inOff, int len, byte[] out, int outOff) {
-    try {
-      c.update(in, inOff, len, out, outOff);
-    } catch (ShortBufferException e) {
-      throw new IllegalStateException(e);
-    }
+    w.tweak.encrypt(raw, 0, w.ivs, 0, n * 16);
   }
 
   /**
@@ -268,20 +191,5 @@ final class AesXtsSectorCipher implements SectorCipher {
     for (int i = 0; i < len; i += 8) {
       LONGS.set(dst, dstOff + i, (long) LONGS.get(src, i) ^ (long) LONGS.get(seq, i));
     }
-  }
-
-  @Override
-  public void close() {
-    synchronized (workers) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      for (Worker w : workers) {
-        w.wipe();
-      }
-      workers.clear();
-    }
-    Arrays.fill(key, (byte) 0);
   }
 }

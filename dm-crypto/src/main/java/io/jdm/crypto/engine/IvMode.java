@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 
 /**
  * dm-crypt's IV generators ({@code crypt_iv_*_gen}): the 16-byte IV of a crypto sector from its IV
@@ -111,6 +112,22 @@ enum IvMode {
     }
     BE64.set(iv, at, lo);
     BE64.set(iv, at + 8, hi);
+  }
+
+  /**
+   * The ESSIV IV cipher for the sub-key {@code key[off..off+len)}: {@code cipher} keyed by {@code
+   * hash(sub-key)}, the salt wiped once used.
+   */
+  static BlockEngine essivEngine(String cipher, String hash, byte[] key, int off, int len) {
+    byte[] salt = essivSalt(hash, key, off, len);
+    try {
+      if (!BlockEngine.validKeyLength(cipher, salt.length)) {
+        throw new IllegalArgumentException("Error decoding and setting key");
+      }
+      return BlockEngine.create(cipher, salt, 0, salt.length);
+    } finally {
+      Arrays.fill(salt, (byte) 0);
+    }
   }
 
   /** The ESSIV salt: {@code hash(key)} with the kernel's hash name ({@code sha256}...). */

@@ -4,16 +4,14 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * The general sector cipher: any {@link BlockEngine} in XTS, CBC or ECB, with any {@link IvMode},
  * one crypto sector at a time. Each thread gets its own engines and scratch space (made on first
  * use, then reused: nothing is allocated per sector).
  */
-final class ModeSectorCipher implements SectorCipher {
+final class ModeSectorCipher extends PerThreadSectorCipher<ModeSectorCipher.Worker> {
   private static final VarHandle LONGS =
       MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -25,18 +23,8 @@ final class ModeSectorCipher implements SectorCipher {
 
   private final String cipher;
   private final Mode mode;
-  private final IvMode ivMode;
-  private final String ivOpts;
-  private final int sectorSize;
-  private final int step; // cc_sector units per crypto sector
-  private final int shift; // log2(step)
-  private final boolean ivLargeSectors;
   private final int keyCount;
   private final int subKeySize;
-  private final byte[] key;
-  private final ThreadLocal<Worker> local = ThreadLocal.withInitial(this::newWorker);
-  private final List<Worker> workers = new ArrayList<>(); // guarded by itself
-  private volatile boolean closed;
 
   ModeSectorCipher(
       String cipher,
@@ -47,22 +35,16 @@ final class ModeSectorCipher implements SectorCipher {
       int keyCount,
       int sectorSize,
       boolean ivLargeSectors) {
+    super(key, ivMode, ivOpts, sectorSize, ivLargeSectors);
     this.cipher = cipher;
     this.mode = mode;
-    this.ivMode = ivMode;
-    this.ivOpts = ivOpts;
-    this.key = key.clone();
     this.keyCount = keyCount;
     this.subKeySize = key.length / keyCount;
-    this.sectorSize = sectorSize;
-    this.step = sectorSize >>> 9;
-    this.shift = Integer.numberOfTrailingZeros(step);
-    this.ivLargeSectors = ivLargeSectors;
-    new Worker().wipe(); // fail now, not at the first I/O, if a key does not fit
+    checkKeys();
   }
 
   /** One thread's engines (per sub-key) and scratch. */
-  private final class Worker {
+  final class Worker implements PerThreadSectorCipher.Worker {
     final BlockEngine[] data;
     final BlockEngine[] tweak; // XTS: the second half of each sub-key
     final BlockEngine[] ivCipher; // ESSIV: keyed by the salt; EBOIV: the data engine
@@ -83,19 +65,15 @@ final class ModeSectorCipher implements SectorCipher {
           tweak[k] = BlockEngine.create(cipher, key, off + len, len);
         }
         if (ivMode == IvMode.ESSIV) {
-          byte[] salt = IvMode.essivSalt(ivOpts, key, off, subKeySize);
-          if (!BlockEngine.validKeyLength(cipher, salt.length)) {
-            throw new IllegalArgumentException("Error decoding and setting key");
-          }
-          ivCipher[k] = BlockEngine.create(cipher, salt, 0, salt.length);
-          Arrays.fill(salt, (byte) 0);
+          ivCipher[k] = IvMode.essivEngine(cipher, ivOpts, key, off, subKeySize);
         } else if (ivMode == IvMode.EBOIV) {
           ivCipher[k] = data[0]; // the kernel uses any_tfm: the first
         }
       }
     }
 
-    void wipe() {
+    @Override
+    public void wipe() {
       for (BlockEngine[] set : new BlockEngine[][] {data, tweak, ivCipher}) {
         if (set != null) {
           for (BlockEngine e : set) {
@@ -111,42 +89,17 @@ final class ModeSectorCipher implements SectorCipher {
     }
   }
 
-  private Worker newWorker() {
-    Worker w = new Worker();
-    synchronized (workers) {
-      if (closed) {
-        w.wipe();
-        throw new IllegalStateException("the cipher's key has been wiped");
-      }
-      workers.add(w);
-    }
-    return w;
+  @Override
+  Worker newWorker() {
+    return new Worker();
   }
 
   @Override
-  public int sectorSize() {
-    return sectorSize;
-  }
-
-  @Override
-  public void encrypt(ByteBuffer buf, int offset, int count, long ccSector) {
-    run(buf, offset, count, ccSector, true);
-  }
-
-  @Override
-  public void decrypt(ByteBuffer buf, int offset, int count, long ccSector) {
-    run(buf, offset, count, ccSector, false);
-  }
-
-  private void run(ByteBuffer buf, int offset, int count, long ccSector, boolean encrypt) {
-    if (closed) {
-      throw new IllegalStateException("the cipher's key has been wiped");
-    }
-    Worker w = local.get();
+  void run(Worker w, ByteBuffer buf, int offset, int count, long ccSector, boolean encrypt) {
     boolean heap = buf.hasArray();
     for (int i = 0; i < count; i++) {
       long cc = ccSector + (long) i * step;
-      long ivSector = ivLargeSectors ? cc >>> shift : cc;
+      long ivSector = ivSector(cc);
       int k = (int) (cc & (keyCount - 1));
       int at = offset + i * sectorSize;
       byte[] a;
@@ -238,20 +191,5 @@ final class ModeSectorCipher implements SectorCipher {
       LONGS.set(a, base + j, (long) LONGS.get(s, j) ^ (long) LONGS.get(prev, prevOff));
       LONGS.set(a, base + j + 8, (long) LONGS.get(s, j + 8) ^ (long) LONGS.get(prev, prevOff + 8));
     }
-  }
-
-  @Override
-  public void close() {
-    synchronized (workers) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      for (Worker w : workers) {
-        w.wipe();
-      }
-      workers.clear();
-    }
-    Arrays.fill(key, (byte) 0);
   }
 }
