@@ -251,9 +251,7 @@ public final class Luks {
         if (slot < 0) {
           throw new LuksException("All key slots full.");
         }
-        Pbkdf kdf =
-            pbkdf != null ? pbkdf : Pbkdf.pbkdf2(l.hashSpec, l.slots[u.keyslot()].iterations);
-        l.setKeyslot(device, slot, u.key(), newPassphrase, kdf, random);
+        l.setKeyslot(device, slot, u.key(), newPassphrase, kdfLike(l, u, pbkdf), random);
         return slot;
       } finally {
         HeaderIo.wipe(u.key());
@@ -268,18 +266,7 @@ public final class Luks {
       if (id < 0 || area < 0) {
         throw new LuksException("No space for new keyslot.");
       }
-      Pbkdf kdf = pbkdf != null ? pbkdf : old.kdf();
-      var k =
-          Luks2.makeKeyslot(
-              device,
-              area,
-              u.key(),
-              newPassphrase,
-              kdf,
-              old.afHash(),
-              old.areaEncryption(),
-              1,
-              random);
+      var k = keyslotLike(device, area, u, newPassphrase, pbkdf, old, 1, random);
       l.json.withObject("/keyslots").set(Integer.toString(id), k);
       l.bindToDigest(id, l.digestOf(u.keyslot()));
       l.write(device);
@@ -361,9 +348,7 @@ public final class Luks {
       Luks1 l = h.luks1;
       Unlocked u = l.unlock(device, passphrase, -1);
       try {
-        Pbkdf kdf =
-            pbkdf != null ? pbkdf : Pbkdf.pbkdf2(l.hashSpec, l.slots[u.keyslot()].iterations);
-        l.setKeyslot(device, u.keyslot(), u.key(), newPassphrase, kdf, random);
+        l.setKeyslot(device, u.keyslot(), u.key(), newPassphrase, kdfLike(l, u, pbkdf), random);
         return u.keyslot();
       } finally {
         HeaderIo.wipe(u.key());
@@ -382,18 +367,7 @@ public final class Luks {
       if (area < 0) {
         throw new LuksException("No space for new keyslot.");
       }
-      Pbkdf kdf = pbkdf != null ? pbkdf : old.kdf();
-      var k =
-          Luks2.makeKeyslot(
-              device,
-              area,
-              u.key(),
-              newPassphrase,
-              kdf,
-              old.afHash(),
-              old.areaEncryption(),
-              old.priority(),
-              random);
+      var k = keyslotLike(device, area, u, newPassphrase, pbkdf, old, old.priority(), random);
       l.json.withObject("/keyslots").set(Integer.toString(old.id()), k);
       l.write(device);
       if (!inPlace) {
@@ -405,5 +379,36 @@ public final class Luks {
     } finally {
       HeaderIo.wipe(u.key());
     }
+  }
+
+  /** {@code pbkdf}, or the PBKDF2 of the LUKS1 keyslot {@code u} opened. */
+  private static Pbkdf kdfLike(Luks1 l, Unlocked u, Pbkdf pbkdf) {
+    return pbkdf != null ? pbkdf : Pbkdf.pbkdf2(l.hashSpec, l.slots[u.keyslot()].iterations);
+  }
+
+  /**
+   * A new LUKS2 keyslot at {@code area} for {@code newPassphrase}, with the AF hash and area
+   * encryption of {@code old} and its key derivation unless {@code pbkdf} is given.
+   */
+  private static com.fasterxml.jackson.databind.node.ObjectNode keyslotLike(
+      BlockDevice device,
+      long area,
+      Unlocked u,
+      byte[] newPassphrase,
+      Pbkdf pbkdf,
+      Luks2.Keyslot old,
+      int priority,
+      SecureRandom random)
+      throws IOException {
+    return Luks2.makeKeyslot(
+        device,
+        area,
+        u.key(),
+        newPassphrase,
+        pbkdf != null ? pbkdf : old.kdf(),
+        old.afHash(),
+        old.areaEncryption(),
+        priority,
+        random);
   }
 }
