@@ -17,6 +17,35 @@ final class LuksImages {
 
   private LuksImages() {}
 
+  /** Quick-to-open options: PBKDF2-SHA256 with 1000 iterations, data at 1 MiB. */
+  static LuksFormatOptions.Builder small() {
+    return LuksFormatOptions.builder().pbkdf(Pbkdf.pbkdf2("sha256", 1000)).dataOffset(1 << 20);
+  }
+
+  /** A sparse file of {@code bytes} in {@code dir}. */
+  static java.nio.file.Path image(java.nio.file.Path dir, long bytes) throws Exception {
+    java.nio.file.Path p = java.nio.file.Files.createTempFile(dir, "luks", ".img");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+      f.setLength(bytes);
+    }
+    return p;
+  }
+
+  /**
+   * A 2 MiB LUKS2 file in {@code dir}, formatted with {@link #small()}: {@link #PASS} in keyslot 0,
+   * {@code second} in keyslot 1.
+   */
+  static java.nio.file.Path twoKeyslots(java.nio.file.Path dir, byte[] second) throws Exception {
+    java.nio.file.Path img = image(dir, 2 << 20);
+    try (io.jdm.core.FileBlockDevice dev = io.jdm.core.FileBlockDevice.open(img)) {
+      Luks.format(dev, PASS, small().build()).close();
+      if (Luks.addKeyslot(dev, PASS, second) != 1) {
+        throw new AssertionError("the second passphrase should take keyslot 1");
+      }
+    }
+    return img;
+  }
+
   /** A 2 MiB LUKS2 container with data at 1 MiB, PBKDF2 with 1000 iterations. */
   static MemoryBlockDevice luks2() throws Exception {
     MemoryBlockDevice dev = MemoryBlockDevice.create("mem", 4096);

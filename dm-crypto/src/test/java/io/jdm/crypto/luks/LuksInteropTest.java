@@ -34,11 +34,7 @@ class LuksInteropTest {
   @TempDir Path dir;
 
   private Path image(long bytes) throws Exception {
-    Path p = Files.createTempFile(dir, "luks", ".img");
-    try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-      f.setLength(bytes);
-    }
-    return p;
+    return LuksImages.image(dir, bytes);
   }
 
   private static byte[] key(int n, int seed) {
@@ -235,18 +231,7 @@ class LuksInteropTest {
 
   @Test
   void cryptsetupRemovesAKeyslotJdmAdded() throws Exception {
-    Path img = image(2 << 20);
-    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
-      Luks.format(
-              dev,
-              PASS,
-              LuksFormatOptions.builder()
-                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
-                  .dataOffset(1 << 20)
-                  .build())
-          .close();
-      assertThat(Luks.addKeyslot(dev, PASS, PASS2)).isEqualTo(1);
-    }
+    Path img = LuksImages.twoKeyslots(dir, PASS2);
     Cryptsetup.run(null, "luksKillSlot", "--batch-mode", img.toString(), "0").ok();
     try (FileBlockDevice dev = FileBlockDevice.builder(img).readOnly(true).open()) {
       assertThatThrownBy(() -> Luks.open(dev, PASS)).isInstanceOf(LuksPassphraseException.class);

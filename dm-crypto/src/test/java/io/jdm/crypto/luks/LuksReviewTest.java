@@ -7,9 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdm.core.FileBlockDevice;
 import io.jdm.core.MemoryBlockDevice;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,27 +19,12 @@ class LuksReviewTest {
   @TempDir Path dir;
 
   private Path image(long bytes) throws Exception {
-    Path p = Files.createTempFile(dir, "luks", ".img");
-    try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-      f.setLength(bytes);
-    }
-    return p;
+    return LuksImages.image(dir, bytes);
   }
 
   @Test
   void removingAKeyslotDropsItFromTokensAsCryptsetupDoes() throws Exception {
-    Path img = image(2 << 20);
-    try (FileBlockDevice dev = FileBlockDevice.open(img)) {
-      Luks.format(
-              dev,
-              PASS,
-              LuksFormatOptions.builder()
-                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
-                  .dataOffset(1 << 20)
-                  .build())
-          .close();
-      assertThat(Luks.addKeyslot(dev, PASS, PASS2)).isEqualTo(1);
-    }
+    Path img = LuksImages.twoKeyslots(dir, PASS2);
     Cryptsetup.run(
             null,
             "token",
@@ -117,14 +100,7 @@ class LuksReviewTest {
     Path img = image(2 << 20);
     byte[] key;
     try (FileBlockDevice dev = FileBlockDevice.open(img)) {
-      try (LuksVolume v =
-          Luks.format(
-              dev,
-              PASS,
-              LuksFormatOptions.builder()
-                  .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
-                  .dataOffset(1 << 20)
-                  .build())) {
+      try (LuksVolume v = Luks.format(dev, PASS, LuksImages.small().build())) {
         key = v.volumeKey();
       }
       // a hostile stripe count once sized jdm's buffers (up to 512 MiB); cryptsetup reads 4000
@@ -181,16 +157,7 @@ class LuksReviewTest {
   @Test
   void formatRefusesADeviceNotAlignedToTheSectorSizeAsCryptsetup() throws Exception {
     MemoryBlockDevice dev = MemoryBlockDevice.create("odd", 4097);
-    assertThatThrownBy(
-            () ->
-                Luks.format(
-                    dev,
-                    PASS,
-                    LuksFormatOptions.builder()
-                        .pbkdf(Pbkdf.pbkdf2("sha256", 1000))
-                        .dataOffset(1 << 20)
-                        .sectorSize(4096)
-                        .build()))
+    assertThatThrownBy(() -> Luks.format(dev, PASS, LuksImages.small().sectorSize(4096).build()))
         .isInstanceOf(LuksException.class)
         .hasMessageStartingWith(
             "device odd: the 1049088 bytes after the data offset 1048576 are not a multiple of"

@@ -19,7 +19,7 @@ class LuksTest {
   private static final byte[] OTHER = "other".getBytes(StandardCharsets.UTF_8);
 
   private static LuksFormatOptions.Builder small() {
-    return LuksFormatOptions.builder().pbkdf(Pbkdf.pbkdf2("sha256", 1000)).dataOffset(1 << 20);
+    return LuksImages.small();
   }
 
   @Test
