@@ -43,10 +43,6 @@ class NbdClientHostileServerTest {
   }
 
   /** Accepts one client and negotiates NBD_OPT_GO (simple replies only). */
-  private static SocketChannel acceptAndNegotiate(ServerSocketChannel l) throws Exception {
-    return acceptAndNegotiate(l, SIZE, Nbd.FLAG_HAS_FLAGS);
-  }
-
   private static SocketChannel acceptAndNegotiate(ServerSocketChannel l, long size, int flags)
       throws Exception {
     SocketChannel c = l.accept();
@@ -65,6 +61,22 @@ class NbdClientHostileServerTest {
     return c;
   }
 
+  /** Accepts and negotiates on another thread, so the client under test can connect. */
+  private CompletableFuture<SocketChannel> acceptLater(long size, int flags) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return acceptAndNegotiate(listener, size, flags);
+          } catch (Exception e) {
+            throw new RuntimeException(e);
+          }
+        });
+  }
+
+  private CompletableFuture<SocketChannel> acceptLater() {
+    return acceptLater(SIZE, Nbd.FLAG_HAS_FLAGS);
+  }
+
   private static void write(SocketChannel c, ByteBuffer b) throws Exception {
     while (b.hasRemaining()) {
       c.write(b);
@@ -73,15 +85,7 @@ class NbdClientHostileServerTest {
 
   @Test
   void serverClosingInTheMiddleOfAReadReplyFailsTheBioWithTransport() throws Exception {
-    CompletableFuture<SocketChannel> server =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return acceptAndNegotiate(listener);
-              } catch (Exception e) {
-                throw new RuntimeException(e);
-              }
-            });
+    CompletableFuture<SocketChannel> server = acceptLater();
     NbdBlockDevice d = NbdBlockDevice.connect(address, "x", false);
     SocketChannel c = server.get(10, TimeUnit.SECONDS);
     CompletableFuture<BlockStatus> read = new CompletableFuture<>();
@@ -113,15 +117,7 @@ class NbdClientHostileServerTest {
   void aSendFromTheReplyReaderDoesNotBlockReplies() throws Exception {
     int big = 16 << 20; // far more than the socket buffers hold
     CompletableFuture<SocketChannel> server =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return acceptAndNegotiate(
-                    listener, 64L << 20, Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH);
-              } catch (Exception e) {
-                throw new RuntimeException(e);
-              }
-            });
+        acceptLater(64L << 20, Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH);
     NbdBlockDevice d = NbdBlockDevice.connect(address, "x", false);
     SocketChannel c = server.get(10, TimeUnit.SECONDS);
     CompletableFuture<BlockStatus> read = new CompletableFuture<>();
@@ -191,15 +187,7 @@ class NbdClientHostileServerTest {
   /** NBD_ESHUTDOWN fails that request and later ones; the others keep the server's answers. */
   @Test
   void eshutdownFailsNewIoButKeepsTheAnswersStillComing() throws Exception {
-    CompletableFuture<SocketChannel> server =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return acceptAndNegotiate(listener);
-              } catch (Exception e) {
-                throw new RuntimeException(e);
-              }
-            });
+    CompletableFuture<SocketChannel> server = acceptLater();
     NbdBlockDevice d = NbdBlockDevice.connect(address, "x", false);
     SocketChannel c = server.get(10, TimeUnit.SECONDS);
     CompletableFuture<BlockStatus> first = new CompletableFuture<>();
