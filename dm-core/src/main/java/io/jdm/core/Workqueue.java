@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Threads for a target's blocking work, the kernel's workqueues. Created through {@link
  * TargetContext#workqueue}; daemon threads named {@code jdm-<device>-<name>-<n>}; shut down with
- * the table that owns them.
+ * the table that owns them. Code outside a table (a server's writer thread, say) makes its own with
+ * {@link #create} and shuts it down itself. Threads start on demand and end after 30 idle seconds.
  *
  * <p>Thread-safe.
  */
@@ -40,6 +41,11 @@ public final class Workqueue {
     this.executor = pool;
   }
 
+  /** A workqueue of {@code threads} daemon threads named {@code <name>-<n>}. */
+  public static Workqueue create(String name, int threads) {
+    return new Workqueue(name, threads);
+  }
+
   public String name() {
     return name;
   }
@@ -58,7 +64,7 @@ public final class Workqueue {
   }
 
   /** Stops taking work and waits for queued work to finish. */
-  void shutdown() {
+  public void shutdown() {
     executor.shutdown();
     boolean interrupted = false;
     while (true) {

@@ -4,6 +4,7 @@ import io.jdm.core.AbstractBlockDevice;
 import io.jdm.core.Bio;
 import io.jdm.core.BlockStatus;
 import io.jdm.core.IoLimits;
+import io.jdm.core.Workqueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketAddress;
@@ -74,7 +75,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private volatile boolean broken;
   private volatile String brokenReason;
   private volatile boolean serverShuttingDown;
-  private volatile java.util.concurrent.ExecutorService writer;
+  private final Workqueue writer; // sends for the reply reader
 
   private NbdBlockDevice(Session s, String name, boolean readOnly) {
     super(name, s.sectors, s.limits, readOnly || (s.flags & Nbd.FLAG_READ_ONLY) != 0);
@@ -88,6 +89,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     this.maxRangeSectors = range - range % lbSectors;
     this.reader = new Thread(this::readReplies, "jdm-nbd-client-" + THREAD_IDS.incrementAndGet());
     reader.setDaemon(true);
+    this.writer = Workqueue.create(reader.getName() + "-writer", 1);
   }
 
   /** Connects to the export an NBD URI names ({@link NbdUri}). */
@@ -538,7 +540,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       // A request sent from the reply reader (the next stage of a flush/FUA job, or a bio a
       // completion submits) must not block it: a server that stops reading until its replies are
       // read would then wait for us for ever. The writer thread drains instead.
-      writer().execute(this::drain);
+      writer.execute(this::drain);
       return;
     }
     drain();
@@ -549,27 +551,6 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     if (out.isBroken()) {
       fail("sending failed: " + out.failure());
     }
-  }
-
-  /** The thread that writes for the reply reader, started on first use. */
-  private java.util.concurrent.ExecutorService writer() {
-    java.util.concurrent.ExecutorService w = writer;
-    if (w == null) {
-      synchronized (this) {
-        w = writer;
-        if (w == null) {
-          w =
-              java.util.concurrent.Executors.newSingleThreadExecutor(
-                  r -> {
-                    Thread t = new Thread(r, reader.getName() + "-writer");
-                    t.setDaemon(true);
-                    return t;
-                  });
-          writer = w;
-        }
-      }
-    }
-    return w;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -697,9 +678,6 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       Thread.currentThread().interrupt();
     }
     fail("closed");
-    java.util.concurrent.ExecutorService w = writer;
-    if (w != null) {
-      w.shutdownNow();
-    }
+    writer.shutdown();
   }
 }

@@ -5,6 +5,7 @@ import io.jdm.core.BioCallback;
 import io.jdm.core.BlockDevice;
 import io.jdm.core.BlockStatus;
 import io.jdm.core.IoLimits;
+import io.jdm.core.Workqueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -77,8 +78,7 @@ final class NbdServerConnection implements Runnable {
 
   private final java.util.concurrent.atomic.AtomicBoolean drainScheduled =
       new java.util.concurrent.atomic.AtomicBoolean();
-  private volatile java.util.concurrent.ExecutorService writer;
-  private boolean writerClosed; // guarded by this
+  private final Workqueue writer; // writes replies for threads that complete bios
   private volatile boolean handshakeExpired;
   private final BufferPool pool = new BufferPool();
 
@@ -101,6 +101,7 @@ final class NbdServerConnection implements Runnable {
     this.peer = p.isEmpty() ? "unix socket" : p;
     this.outbox = new Outbox(ch, "NBD connection " + id, pool);
     this.thread = new Thread(this, "jdm-nbd-conn-" + id);
+    this.writer = Workqueue.create(thread.getName() + "-writer", 1);
     thread.setDaemon(true);
   }
 
@@ -884,45 +885,17 @@ final class NbdServerConnection implements Runnable {
     if (!drainScheduled.compareAndSet(false, true)) {
       return;
     }
-    java.util.concurrent.ExecutorService w = writer();
-    if (w != null) {
-      try {
-        w.execute(
-            () -> {
-              drainScheduled.set(false); // replies queued from now on schedule another drain
-              drainReplies();
-            });
-        return;
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        // shut down between writer() and execute: as below
-      }
+    try {
+      writer.execute(
+          () -> {
+            drainScheduled.set(false); // replies queued from now on schedule another drain
+            drainReplies();
+          });
+    } catch (IllegalStateException e) {
+      // the connection has finished: its socket is closed, so draining here is quick
+      drainScheduled.set(false);
+      drainReplies();
     }
-    drainScheduled.set(false); // the connection is over: its socket is closed, this is quick
-    drainReplies();
-  }
-
-  /**
-   * The thread that writes replies for completing threads, started on first use; {@code null} once
-   * the connection has finished.
-   */
-  private java.util.concurrent.ExecutorService writer() {
-    java.util.concurrent.ExecutorService w = writer;
-    if (w == null) {
-      synchronized (this) {
-        w = writer;
-        if (w == null && !writerClosed) {
-          w =
-              java.util.concurrent.Executors.newSingleThreadExecutor(
-                  r -> {
-                    Thread t = new Thread(r, thread.getName() + "-writer");
-                    t.setDaemon(true);
-                    return t;
-                  });
-          writer = w;
-        }
-      }
-    }
-    return w;
   }
 
   private void answered(int n) {
@@ -970,14 +943,7 @@ final class NbdServerConnection implements Runnable {
           "{0}: export left open because requests never completed",
           where());
     }
-    java.util.concurrent.ExecutorService w;
-    synchronized (this) {
-      writerClosed = true; // a completion arriving from now on drains on its own thread
-      w = writer;
-    }
-    if (w != null) {
-      w.shutdown(); // drains already scheduled run (and fail fast on the closed socket)
-    }
+    writer.shutdown(); // a drain still queued fails fast on the closed socket
     server.connectionEnded(this);
     LOG.log(System.Logger.Level.DEBUG, "{0}: closed", where());
   }
