@@ -89,12 +89,21 @@ class LogWritesTargetTest extends BaseTargetTestCase {
     return submit(md, Bio.discard(sector, sectors, c), c);
   }
 
-  /** Waits (without a time assumption: up to a minute) for the log worker to log {@code n}. */
-  private static void awaitEntries(MappedDevice md, long n) throws InterruptedException {
+  /** Waits for the log worker to log {@code n} entries. */
+  private static void awaitEntries(MappedDevice md, long n) {
+    awaitStatus(md, st -> st.startsWith("0 " + md.sectors() + " log-writes " + n + " "));
+  }
+
+  /**
+   * Waits until the status satisfies {@code done}: the log worker runs on its own thread and the
+   * target offers no other signal. No time is assumed: the minute is only a safety net, and the
+   * loop yields instead of sleeping.
+   */
+  private static void awaitStatus(MappedDevice md, java.util.function.Predicate<String> done) {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-    while (!md.status().startsWith("0 " + md.sectors() + " log-writes " + n + " ")) {
+    while (!done.test(md.status())) {
       assertThat(System.nanoTime() - deadline).as("status %s", md.status()).isNegative();
-      Thread.sleep(1);
+      Thread.yield();
     }
   }
 
@@ -335,11 +344,7 @@ class LogWritesTargetTest extends BaseTargetTestCase {
       for (int i = 0; i < 3; i++) {
         assertThat(write(md, i * 2L, pattern(1024, i), Bio.FUA)).isEqualTo(BlockStatus.OK);
       }
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-      while (!md.status().endsWith(" logging_disabled\n")) {
-        assertThat(System.nanoTime()).isLessThan(deadline);
-        Thread.sleep(1);
-      }
+      awaitStatus(md, st -> st.endsWith(" logging_disabled\n"));
       // 3 blocks an entry: the first takes blocks 1-3, the second 4-6; the third would end at
       // block 10, past the end (8), and the kernel leaves next_sector there (status shows it - 1)
       assertThat(md.status()).isEqualTo("0 1024 log-writes 2 9 logging_disabled\n");
