@@ -601,11 +601,8 @@ public final class Jdmsetup {
     } finally {
       Arrays.fill(pass, (byte) 0);
     }
-    Protocol.Response resp;
-    try (ControlClient c = ControlClient.connect(runtimeDir())) {
-      resp = c.call(r);
-    } catch (ControlClient.NoDaemonException e) {
-      err.println(e.getMessage());
+    Protocol.Response resp = send(r);
+    if (resp == null) {
       return 1;
     }
     if (resp.ok()) {
@@ -710,12 +707,8 @@ public final class Jdmsetup {
 
   /** Sends {@code r}; appends the answer to {@code body}, or prints dmsetup's failure text. */
   private int call(Protocol.Request r, String name, StringBuilder body) throws IOException {
-    RuntimeDir dir = runtimeDir();
-    Protocol.Response resp;
-    try (ControlClient c = ControlClient.connect(dir)) {
-      resp = c.call(r);
-    } catch (ControlClient.NoDaemonException e) {
-      err.println(e.getMessage());
+    Protocol.Response resp = send(r);
+    if (resp == null) {
       return 1;
     }
     if (resp.ok()) {
@@ -724,6 +717,16 @@ public final class Jdmsetup {
     }
     failure(r.verb(), name, resp);
     return 1;
+  }
+
+  /** Sends {@code r} to the daemon; {@code null}, with the message printed, if none runs. */
+  private Protocol.Response send(Protocol.Request r) throws IOException {
+    try (ControlClient c = ControlClient.connect(runtimeDir())) {
+      return c.call(r);
+    } catch (ControlClient.NoDaemonException e) {
+      err.println(e.getMessage());
+      return null;
+    }
   }
 
   private static final List<String> QUERIES = List.of("info", "table", "status", "deps", "wait");
