@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -49,10 +50,10 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class DeviceMapper implements Closeable {
   private static final System.Logger LOG = System.getLogger(DeviceMapper.class.getName());
 
-  /** Longest device name ({@code DM_NAME_LEN} minus the NUL). */
+  /** Longest device name in UTF-8 bytes ({@code DM_NAME_LEN} minus the NUL). */
   public static final int MAX_NAME = 127;
 
-  /** Longest uuid ({@code DM_UUID_LEN} minus the NUL). */
+  /** Longest uuid in UTF-8 bytes ({@code DM_UUID_LEN} minus the NUL). */
   public static final int MAX_UUID = 128;
 
   private final TargetRegistry registry;
@@ -460,12 +461,16 @@ public final class DeviceMapper implements Closeable {
     globalEvent.incrementAndGet();
   }
 
+  /**
+   * The kernel's {@code check_name} ({@code drivers/md/dm-ioctl.c}) and libdevmapper's length rule
+   * ({@code DM_NAME_LEN}), plus what makes a name safe to print: valid UTF-8 with no control
+   * character, so a name can neither forge lines in {@code ls}, {@code info} or {@code table}
+   * output nor have two spellings (libdevmapper mangles such characters to {@code \xNN}; jdm
+   * refuses them).
+   */
   private static void checkName(String name) {
     Objects.requireNonNull(name, "name");
-    if (name.isEmpty() || name.length() > MAX_NAME) {
-      throw new DmException(
-          Errno.EINVAL, "device name \"" + name + "\" must be 1 to " + MAX_NAME + " characters");
-    }
+    checkPrintable("device name", name, MAX_NAME);
     if (name.indexOf('/') >= 0) {
       throw new DmException(Errno.EINVAL, "device name cannot contain '/'");
     }
@@ -475,10 +480,74 @@ public final class DeviceMapper implements Closeable {
   }
 
   private static void checkUuid(String uuid) {
-    if (uuid.isEmpty() || uuid.length() > MAX_UUID) {
-      throw new DmException(
-          Errno.EINVAL, "uuid \"" + uuid + "\" must be 1 to " + MAX_UUID + " characters");
+    checkPrintable("uuid", uuid, MAX_UUID);
+  }
+
+  /**
+   * {@code what} is 1 to {@code maxBytes} bytes of UTF-8 (no unpaired surrogate) with no C0 or C1
+   * control character and no DEL.
+   */
+  private static void checkPrintable(String what, String s, int maxBytes) {
+    if (s.isEmpty()) {
+      throw new DmException(Errno.EINVAL, what + " must not be empty");
     }
+    int bytes = 0;
+    for (int i = 0; i < s.length(); ) {
+      int c = s.codePointAt(i);
+      if (Character.isSurrogate((char) c)) {
+        throw new DmException(
+            Errno.EINVAL,
+            what + " \"" + escaped(s) + "\" is not valid UTF-8 (unpaired surrogate at " + i + ")");
+      }
+      if (c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+        throw new DmException(
+            Errno.EINVAL,
+            String.format(
+                Locale.ROOT,
+                "%s \"%s\" contains the control character 0x%02x at %d (names and uuids are"
+                    + " printable UTF-8)",
+                what,
+                escaped(s),
+                c,
+                i));
+      }
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+      i += Character.charCount(c);
+    }
+    if (bytes > maxBytes) {
+      throw new DmException(
+          Errno.EINVAL,
+          what
+              + " \""
+              + escaped(s)
+              + "\" too long: "
+              + bytes
+              + " bytes (at most "
+              + maxBytes
+              + ")");
+    }
+  }
+
+  /** {@code s} with control characters and surrogates as {@code \\xNN} / {@code \\uNNNN}. */
+  static String escaped(String s) {
+    StringBuilder sb = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+        sb.append(String.format(Locale.ROOT, "\\x%02x", (int) c));
+      } else if (Character.isSurrogate(c)
+          && !(Character.isHighSurrogate(c)
+              && i + 1 < s.length()
+              && Character.isLowSurrogate(s.charAt(i + 1)))
+          && !(Character.isLowSurrogate(c)
+              && i > 0
+              && Character.isHighSurrogate(s.charAt(i - 1)))) {
+        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+      } else {
+        sb.append(c);
+      }
+    }
+    return sb.toString();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -661,6 +730,8 @@ public final class DeviceMapper implements Closeable {
       return FileBlockDevice.builder(r.file).name(path).readOnly(!writable).open();
     } catch (NoSuchFileException e) {
       throw new TargetException(Errno.ENXIO, path + ": no such file or device");
+    } catch (FileBlockDevice.NotABlockDeviceException e) {
+      throw new TargetException(Errno.ENOTBLK, e.getMessage(), e);
     } catch (AccessDeniedException e) {
       throw new TargetException(Errno.EACCES, path + ": permission denied");
     } catch (IOException | RuntimeException e) {

@@ -12,6 +12,7 @@ public enum Errno {
   EAGAIN(11, "Resource temporarily unavailable"),
   ENOMEM(12, "Cannot allocate memory"),
   EACCES(13, "Permission denied"),
+  ENOTBLK(15, "Block device required"),
   EBUSY(16, "Device or resource busy"),
   EEXIST(17, "File exists"),
   ENODEV(19, "No such device"),

@@ -50,6 +50,7 @@ public final class FileBlockDevice extends AbstractBlockDevice {
   private static final System.Logger LOG = System.getLogger(FileBlockDevice.class.getName());
   private static final int S_IFMT = 0170000;
   private static final int S_IFBLK = 0060000;
+  private static final int S_IFREG = 0100000;
 
   /** 1 MiB of zeros, aligned for O_DIRECT (64 KiB, the largest logical block size). */
   private static final ByteBuffer ZEROS =
@@ -299,6 +300,50 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     return g;
   }
 
+  /**
+   * Only regular files and block devices hold blocks: a character device ({@code /dev/null}), a
+   * FIFO or a socket is refused before it is opened (opening a FIFO would block), as the kernel's
+   * {@code lookup_bdev} refuses it with {@code ENOTBLK}.
+   */
+  private static void checkFileType(Path path) throws IOException {
+    int mode;
+    try {
+      mode = (Integer) Files.getAttribute(path, "unix:mode");
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      return; // not a Unix file system view: it can only hold regular files
+    } catch (NoSuchFileException e) {
+      return; // open says so
+    }
+    int type = mode & S_IFMT;
+    if (type != S_IFREG && type != S_IFBLK) {
+      throw new NotABlockDeviceException(path, type);
+    }
+  }
+
+  /** The path names a character device, FIFO, socket or folder ({@code ENOTBLK}). */
+  public static final class NotABlockDeviceException extends java.nio.file.FileSystemException {
+    private static final long serialVersionUID = 1L;
+
+    NotABlockDeviceException(Path path, int type) {
+      super(path.toString(), null, "not a block device or regular file (" + typeName(type) + ")");
+    }
+
+    private static String typeName(int type) {
+      switch (type) {
+        case 0020000:
+          return "a character device";
+        case 0010000:
+          return "a FIFO";
+        case 0140000:
+          return "a socket";
+        case 0040000:
+          return "a folder";
+        default:
+          return "file type 0" + Integer.toOctalString(type);
+      }
+    }
+  }
+
   private static String readSys(Path p) throws IOException {
     return new String(Files.readAllBytes(p), StandardCharsets.US_ASCII).trim();
   }
@@ -376,6 +421,7 @@ public final class FileBlockDevice extends AbstractBlockDevice {
           }
         }
       }
+      checkFileType(path);
       int lbs = logicalBlockSize;
       if (direct) {
         opts.add(ExtendedOpenOption.DIRECT);

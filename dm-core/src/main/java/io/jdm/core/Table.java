@@ -499,12 +499,18 @@ public final class Table {
       return table.build();
     }
 
+    /** Files and in-JVM devices know their size exactly, even when it is zero. */
+    private static boolean isBlockDevice(BlockDevice dev) {
+      return dev instanceof FileBlockDevice
+          && ((FileBlockDevice) dev).blockDeviceNumber().isPresent();
+    }
+
     private static void checkArea(int lineNo, String type, DeviceArea a, int lbs) {
       BlockDevice dev = a.dev().bdev();
       long devSize = dev.sectors();
       String name = a.dev().name() + " (" + a.dev().path() + ")";
-      if (devSize == 0) {
-        return; // as the kernel: a device of unknown (zero) size is not checked
+      if (devSize == 0 && isBlockDevice(dev)) {
+        return; // as the kernel: a block device of unknown (zero) size is not checked
       }
       long start = a.start();
       long len = a.length();

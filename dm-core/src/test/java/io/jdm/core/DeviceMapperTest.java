@@ -85,7 +85,8 @@ class DeviceMapperTest {
       assertThatThrownBy(() -> dm.create(bad))
           .hasMessage("device name cannot be \"control\", \".\", or \"..\"");
     }
-    assertThatThrownBy(() -> dm.create("n".repeat(128))).hasMessageContaining("1 to 127");
+    assertThatThrownBy(() -> dm.create("n".repeat(128)))
+        .hasMessageEndingWith("too long: 128 bytes (at most 127)");
     assertThatThrownBy(() -> dm.rename("x", "x"))
         .hasMessage("Unable to change name on mapped device x to one that already exists: x");
     assertThatThrownBy(() -> dm.rename("nope", "z"))
@@ -97,6 +98,61 @@ class DeviceMapperTest {
     dm.setUuid("z", "u3");
     assertThat(dm.device("z").uuid()).contains("u3");
     assertThat(dm.list()).hasSize(2);
+  }
+
+  @Test
+  void namesThatCouldForgeOutputLinesOrHaveTwoSpellingsAreRefused() {
+    dm.create("ok");
+    for (String bad :
+        new String[] {
+          "a\u0000b", "a\nb", "a\tb", "a\rb", "a\u007fb", "a\u0085b", "a\ud800b", "\udc00"
+        }) {
+      assertThatThrownBy(() -> dm.create(bad))
+          .isInstanceOf(DmException.class)
+          .satisfies(e -> assertThat(((DmException) e).errno()).isEqualTo(Errno.EINVAL))
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain(bad).doesNotContain("\n"));
+      assertThatThrownBy(() -> dm.rename("ok", bad)).isInstanceOf(DmException.class);
+      assertThatThrownBy(() -> dm.create("u", bad, "0 8 zero")).isInstanceOf(DmException.class);
+      assertThatThrownBy(() -> dm.setUuid("ok", bad)).isInstanceOf(DmException.class);
+    }
+    assertThatThrownBy(() -> dm.create("a\nb"))
+        .hasMessage(
+            "device name \"a\\x0ab\" contains the control character 0x0a at 1 (names and uuids"
+                + " are printable UTF-8)");
+    assertThatThrownBy(() -> dm.create("a\ud800b"))
+        .hasMessage("device name \"a\\ud800b\" is not valid UTF-8 (unpaired surrogate at 1)");
+    // lengths are UTF-8 bytes, as DM_NAME_LEN and DM_UUID_LEN count them
+    String e63 = "\u00e9".repeat(63); // 126 bytes
+    dm.create(e63 + "x");
+    assertThatThrownBy(() -> dm.create(e63 + "\u00e9"))
+        .hasMessageEndingWith("too long: 128 bytes (at most 127)");
+    dm.create("v", "\u00e9".repeat(64), "0 8 zero");
+    assertThatThrownBy(() -> dm.create("w", "\u00e9".repeat(64) + "x", "0 8 zero"))
+        .hasMessageEndingWith("too long: 129 bytes (at most 128)");
+    // printable non-ASCII and emoji (a surrogate pair) are names like any other
+    dm.create("disk-\u00fc-\ud83d\udcbe");
+    assertThat(dm.list()).hasSize(4);
+  }
+
+  @Test
+  void characterDevicesFifosAndAreasPastTheEndOfAFileAreRefusedAtLoad() throws Exception {
+    assertThatThrownBy(() -> dm.create("null", "0 100 linear /dev/null 0"))
+        .isInstanceOf(TableException.class)
+        .hasMessage(
+            "line 1: linear: Device lookup failed: /dev/null: not a block device or regular file"
+                + " (a character device)")
+        .satisfies(e -> assertThat(((TableException) e).errno()).isEqualTo(Errno.ENOTBLK));
+    Path fifo = dir.resolve("fifo");
+    Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    assertThat(p.waitFor()).isZero();
+    assertThatThrownBy(() -> dm.create("fifo", "0 100 linear " + fifo + " 0"))
+        .hasMessageEndingWith(fifo + ": not a block device or regular file (a FIFO)");
+    assertThatThrownBy(() -> dm.create("dir", "0 100 linear " + dir + " 0"))
+        .hasMessageEndingWith(dir + ": not a block device or regular file (a folder)");
+    Path empty = file("empty", 0);
+    assertThatThrownBy(() -> dm.create("empty", "0 100 linear " + empty + " 0"))
+        .hasMessageContaining("too small for target: start=0, len=100, dev_size=0");
+    assertThat(dm.list()).isEmpty();
   }
 
   @Test
