@@ -8,6 +8,7 @@ module io.jdm.cli {
   requires io.jdm.crypto;
   requires info.picocli;
   requires java.logging;
+  requires jdk.net;
 
   exports io.jdm.cli;
 

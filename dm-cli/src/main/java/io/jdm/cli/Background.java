@@ -19,7 +19,8 @@ import java.util.List;
 final class Background {
   private Background() {}
 
-  static int start(RuntimeDir dir, String listen, PrintWriter out, PrintWriter err)
+  static int start(
+      RuntimeDir dir, String listen, boolean allowRemote, PrintWriter out, PrintWriter err)
       throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(
@@ -37,6 +38,9 @@ final class Background {
     if (listen != null) {
       cmd.add("--listen");
       cmd.add(listen);
+    }
+    if (allowRemote) {
+      cmd.add("--allow-remote");
     }
     Process p =
         new ProcessBuilder(cmd)

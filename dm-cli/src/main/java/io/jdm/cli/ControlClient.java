@@ -11,6 +11,8 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 
 /** A connection to a daemon's control socket. Not thread-safe. */
 final class ControlClient implements Closeable {
@@ -36,16 +38,27 @@ final class ControlClient implements Closeable {
   }
 
   /**
-   * Connects to the daemon of {@code dir}.
+   * Connects to the daemon of {@code dir}, trusting the invoking user and root.
    *
    * @throws NoDaemonException if there is no socket or nothing listens on it (a stale socket)
+   * @throws PeerTrust.UntrustedException if the folder, the socket or the daemon belongs to someone
+   *     else ({@link PeerTrust}); nothing has been sent
    */
-  static ControlClient connect(RuntimeDir dir) throws NoDaemonException {
+  static ControlClient connect(RuntimeDir dir) throws IOException {
+    return connect(dir, PeerTrust.currentUser());
+  }
+
+  /** As {@link #connect(RuntimeDir)}, trusting {@code trust}'s user and root. */
+  static ControlClient connect(RuntimeDir dir, PeerTrust trust) throws IOException {
+    if (!Files.exists(dir.controlSocket(), LinkOption.NOFOLLOW_LINKS)) {
+      throw new NoDaemonException(dir);
+    }
+    trust.checkFolder(dir.path());
+    trust.checkSocket(dir.controlSocket());
     SocketChannel ch = null;
     try {
       ch = SocketChannel.open(StandardProtocolFamily.UNIX);
       ch.connect(UnixDomainSocketAddress.of(dir.controlSocket()));
-      return new ControlClient(ch);
     } catch (IOException e) {
       if (ch != null) {
         try {
@@ -58,6 +71,13 @@ final class ControlClient implements Closeable {
       nd.initCause(e);
       throw nd;
     }
+    try {
+      trust.checkPeer(ch, "daemon");
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+    return new ControlClient(ch);
   }
 
   /** Sends {@code r} and reads the answer. */

@@ -1,12 +1,11 @@
 package io.jdm.cli;
 
+import io.jdm.core.Clock;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.Errno;
 import io.jdm.nbd.NbdDeviceResolver;
 import io.jdm.nbd.NbdServer;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.net.InetSocketAddress;
@@ -25,11 +24,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Handler;
 import java.util.logging.Logger;
 
@@ -46,8 +48,15 @@ import java.util.logging.Logger;
  * accepting, closes the NBD server (in-flight requests complete), closes the device mapper
  * (removing every device) and deletes the sockets and the pid file.
  *
- * <p>Thread model: one acceptor thread and one thread per control connection; requests are carried
- * out by {@link Requests}, which relies on the device mapper's own thread safety.
+ * <p>Who may connect: only processes of the daemon's user or root ({@code SO_PEERCRED}, {@link
+ * PeerTrust}); the folder is the user's own and writable by nobody else. What a client can hold is
+ * bounded ({@link Options}): connections, bytes per request line, bytes of all request buffers
+ * together, idle time. NBD over TCP is refused on any address but loopback unless {@link
+ * Options.Builder#allowRemote} says otherwise.
+ *
+ * <p>Thread model: one acceptor thread, and per control connection a reader thread and a request
+ * thread ({@link ControlConnection}); requests are carried out by {@link Requests}, which relies on
+ * the device mapper's own thread safety.
  */
 public final class Daemon implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Daemon.class.getName());
@@ -64,10 +73,143 @@ public final class Daemon implements AutoCloseable {
   private final Handler logHandler;
   private final Requests requests;
   private final Thread acceptor;
-  private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
+  private final Options options;
+  private final PeerTrust trust;
+  private final ControlConnection.Limits limits;
+  private final AtomicLong connectionIds = new AtomicLong();
+  private final Set<ControlConnection> clients = ConcurrentHashMap.newKeySet();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final List<SocketAddress> nbdAddresses;
   private boolean closed;
+
+  /**
+   * How a daemon serves.
+   *
+   * @param listen TCP addresses to export NBD on as well (none by default)
+   * @param allowRemote whether a TCP address other than loopback may be used (every device,
+   *     unlocked LUKS volumes included, is then served to whoever reaches it)
+   * @param maxConnections control connections at most; more are answered {@code EBUSY} and closed
+   * @param maxRequestLine bytes per request line at most ({@code E2BIG} beyond)
+   * @param requestMemory bytes that all connections' request buffers may hold together ({@code
+   *     ENOMEM} beyond)
+   * @param idleTimeout how long a control connection may sit with nothing to do (zero: for ever)
+   * @param clock the device mapper's clock, which also times idle connections and NBD handshakes;
+   *     {@code null} for a system clock of the device mapper's own
+   * @param trust whose connections are served (the daemon's user and root)
+   */
+  public record Options(
+      List<InetSocketAddress> listen,
+      boolean allowRemote,
+      int maxConnections,
+      int maxRequestLine,
+      long requestMemory,
+      Duration idleTimeout,
+      Clock clock,
+      String trustedUser) {
+    /** Checks the values. */
+    public Options {
+      listen = List.copyOf(listen);
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
+      }
+      if (maxRequestLine < 1 || maxRequestLine > requestMemory) {
+        throw new IllegalArgumentException(
+            "maxRequestLine "
+                + maxRequestLine
+                + " (expected: 1 <= maxRequestLine <= requestMemory "
+                + requestMemory
+                + ")");
+      }
+      Objects.requireNonNull(idleTimeout, "idleTimeout");
+      Objects.requireNonNull(trustedUser, "trustedUser");
+      if (!allowRemote) {
+        for (InetSocketAddress a : listen) {
+          if (a.getAddress() == null || !a.getAddress().isLoopbackAddress()) {
+            throw new IllegalArgumentException(
+                "refusing to export every device over NBD on "
+                    + a
+                    + " without --allow-remote: anyone who reaches this address can read and"
+                    + " write every device, unlocked LUKS volumes included (listen on 127.0.0.1 or"
+                    + " [::1], or give --allow-remote)");
+          }
+        }
+      }
+    }
+
+    /** The defaults: no TCP, 256 connections, 16 MiB lines, 64 MiB in all, 10 min idle. */
+    public static Builder builder() {
+      return new Builder();
+    }
+
+    /** Builds {@link Options}. */
+    public static final class Builder {
+      private final List<InetSocketAddress> listen = new ArrayList<>();
+      private boolean allowRemote;
+      private int maxConnections = 256;
+      private int maxRequestLine = Protocol.MAX_LINE;
+      private long requestMemory = 64L << 20;
+      private Duration idleTimeout = Duration.ofMinutes(10);
+      private Clock clock; // null: the device mapper's own
+      private String trustedUser = System.getProperty("user.name");
+
+      private Builder() {}
+
+      /** Also exports NBD on {@code address}. */
+      public Builder listen(InetSocketAddress address) {
+        listen.add(Objects.requireNonNull(address, "address"));
+        return this;
+      }
+
+      /** Allows TCP addresses other than loopback. */
+      public Builder allowRemote(boolean allow) {
+        this.allowRemote = allow;
+        return this;
+      }
+
+      public Builder maxConnections(int max) {
+        this.maxConnections = max;
+        return this;
+      }
+
+      public Builder maxRequestLine(int bytes) {
+        this.maxRequestLine = bytes;
+        return this;
+      }
+
+      public Builder requestMemory(long bytes) {
+        this.requestMemory = bytes;
+        return this;
+      }
+
+      public Builder idleTimeout(Duration timeout) {
+        this.idleTimeout = timeout;
+        return this;
+      }
+
+      public Builder clock(Clock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        return this;
+      }
+
+      /** Serves connections of {@code user} (and root) instead of the daemon's own user's. */
+      Builder trustedUser(String user) {
+        this.trustedUser = user;
+        return this;
+      }
+
+      public Options build() {
+        return new Options(
+            listen,
+            allowRemote,
+            maxConnections,
+            maxRequestLine,
+            requestMemory,
+            idleTimeout,
+            clock,
+            trustedUser);
+      }
+    }
+  }
 
   /** The pid file is locked by a live daemon. */
   public static final class AlreadyRunningException extends IOException {
@@ -79,18 +221,30 @@ public final class Daemon implements AutoCloseable {
   }
 
   /**
-   * Starts a daemon on {@code dir}, creating the folder (mode 0700) if needed.
+   * Starts a daemon on {@code dir} with the default {@link Options} (no TCP).
    *
-   * @param listen a TCP address to export on as well, or {@code null}
    * @throws AlreadyRunningException if a daemon runs on {@code dir}
    * @throws IOException if a socket cannot be made
    */
-  public static Daemon start(RuntimeDir dir, InetSocketAddress listen) throws IOException {
-    return new Daemon(dir, listen);
+  public static Daemon start(RuntimeDir dir) throws IOException {
+    return start(dir, Options.builder().build());
   }
 
-  private Daemon(RuntimeDir dir, InetSocketAddress listen) throws IOException {
+  /**
+   * Starts a daemon on {@code dir} with {@code options}, creating the folder (mode 0700) if needed.
+   *
+   * @throws AlreadyRunningException if a daemon runs on {@code dir}
+   * @throws IOException if a socket cannot be made, or the folder is another user's or writable by
+   *     others
+   */
+  public static Daemon start(RuntimeDir dir, Options options) throws IOException {
+    return new Daemon(dir, options);
+  }
+
+  private Daemon(RuntimeDir dir, Options options) throws IOException {
     this.dir = dir;
+    this.options = options;
+    this.trust = new PeerTrust(options.trustedUser());
     checkSocketPath(dir.controlSocket());
     checkSocketPath(dir.nbdSocket());
     if (!Files.isDirectory(dir.path())) {
@@ -98,7 +252,7 @@ public final class Daemon implements AutoCloseable {
           dir.path(),
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
-    checkOwner(dir.path());
+    trust.checkFolder(dir.path());
     FileChannel pc =
         FileChannel.open(dir.pidFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     FileLock lock;
@@ -131,16 +285,27 @@ public final class Daemon implements AutoCloseable {
           ByteBuffer.wrap(
               (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
           0);
-      m = NbdDeviceResolver.install(DeviceMapper.create());
+      DeviceMapper.Builder dmb = DeviceMapper.builder();
+      if (options.clock() != null) {
+        dmb.clock(options.clock());
+      }
+      m = NbdDeviceResolver.install(dmb.build());
       // an idle or stuck client must not hold a connection (and its thread) for ever
       n =
           NbdServer.builder(io.jdm.nbd.NbdExports.of(m))
-              .handshakeTimeout(java.time.Duration.ofSeconds(30), m.clock())
+              .handshakeTimeout(Duration.ofSeconds(30), m.clock())
               .build();
       List<SocketAddress> addrs = new ArrayList<>();
       addrs.add(n.listen(UnixDomainSocketAddress.of(dir.nbdSocket())));
-      if (listen != null) {
-        addrs.add(n.listen(listen));
+      for (InetSocketAddress a : options.listen()) {
+        addrs.add(n.listen(a));
+        if (!a.getAddress().isLoopbackAddress()) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "exporting every device over NBD on {0} without authentication or encryption:"
+                  + " whoever reaches it can read and write them",
+              a);
+        }
       }
       c = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
       c.bind(UnixDomainSocketAddress.of(dir.controlSocket()));
@@ -159,6 +324,12 @@ public final class Daemon implements AutoCloseable {
       throw e;
     }
     this.dm = m;
+    this.limits =
+        new ControlConnection.Limits(
+            options.maxRequestLine(),
+            new RequestReader.Budget(options.requestMemory()),
+            m.clock(),
+            options.idleTimeout().toNanos());
     this.nbd = n;
     this.control = c;
     this.logHandler = h;
@@ -183,18 +354,6 @@ public final class Daemon implements AutoCloseable {
               + " is too long for a Unix socket (max "
               + MAX_SOCKET_PATH
               + " bytes); choose a shorter --runtime-dir");
-    }
-  }
-
-  /**
-   * Whoever can reach the control socket owns the device mapper: a folder made by someone else (a
-   * shared temporary folder prepared by another user) is refused.
-   */
-  private static void checkOwner(Path p) throws IOException {
-    String me = System.getProperty("user.name");
-    String owner = Files.getOwner(p).getName();
-    if (!owner.equals(me)) {
-      throw new IOException(p + " belongs to " + owner + ", not to " + me);
     }
   }
 
@@ -251,55 +410,95 @@ public final class Daemon implements AutoCloseable {
         }
         return;
       }
-      clients.add(ch);
-      Thread t = new Thread(() -> serve(ch), "jdmsetup-client");
-      t.setDaemon(true);
-      t.start();
-    }
-  }
-
-  private void serve(SocketChannel ch) {
-    try (ch) {
-      BufferedReader in =
-          new BufferedReader(
-              new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
-      Writer out = new OutputStreamWriter(Channels.newOutputStream(ch), StandardCharsets.UTF_8);
-      String line;
-      while ((line = readLine(in)) != null) {
-        Protocol.Response r;
-        Protocol.Request req = null;
+      try {
+        admit(ch);
+      } catch (IOException | RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "control connection refused: {0}", e.toString());
         try {
-          req = Protocol.Request.decode(line);
-          r = requests.handle(req);
-        } catch (IllegalArgumentException e) {
-          r = Protocol.Response.error("-", Errno.EINVAL.name(), "bad request: " + e.getMessage());
+          ch.close();
+        } catch (IOException suppressed) {
+          LOG.log(System.Logger.Level.DEBUG, "close failed", suppressed);
         }
-        if (req != null && req.verb().equals("shutdown") && r.ok()) {
-          close(ch); // tear everything down, then answer: the client sees a finished daemon
-          try {
-            r.write(out);
-          } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "shutdown requester went away", e);
-          }
-          terminated.countDown();
-          return;
-        }
-        r.write(out);
       }
-    } catch (IOException e) {
-      LOG.log(System.Logger.Level.DEBUG, "control connection ended: " + e);
-    } finally {
-      clients.remove(ch);
     }
   }
 
-  private static String readLine(BufferedReader in) throws IOException {
-    String line = in.readLine();
-    if (line != null && line.length() > Protocol.MAX_LINE) {
-      throw new IOException("request line over " + Protocol.MAX_LINE + " characters");
+  /** Serves {@code ch} if its peer is trusted and there is room; else answers why not, closes. */
+  private void admit(SocketChannel ch) throws IOException {
+    String user = PeerTrust.peerUser(ch);
+    long id = connectionIds.incrementAndGet();
+    if (!trust.trusts(user)) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "control connection {0} refused: its process runs as {1}, not as {2} or root",
+          id,
+          user,
+          trust.self());
+      refuse(ch, Errno.EACCES, "the daemon serves " + trust.self() + " and root only");
+      return;
     }
-    return line;
+    if (clients.size() >= options.maxConnections()) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "control connection {0} refused: {1} connections already",
+          id,
+          clients.size());
+      refuse(
+          ch,
+          Errno.EBUSY,
+          "too many control connections (at most " + options.maxConnections() + ")");
+      return;
+    }
+    ControlConnection c = new ControlConnection(host, ch, id, user, limits);
+    clients.add(c);
+    synchronized (this) {
+      if (closed) {
+        clients.remove(c);
+        ch.close();
+        return;
+      }
+    }
+    c.start();
   }
+
+  private static void refuse(SocketChannel ch, Errno errno, String why) throws IOException {
+    Writer w = new OutputStreamWriter(Channels.newOutputStream(ch), StandardCharsets.UTF_8);
+    Protocol.Response.error("-", errno.name(), why).write(w);
+    ch.close();
+  }
+
+  /** Control connections open now. */
+  int connectionCount() {
+    return clients.size();
+  }
+
+  /** Bytes the control connections' request buffers hold now. */
+  long requestMemoryInUse() {
+    return limits.budget().used();
+  }
+
+  private final ControlConnection.Host host =
+      new ControlConnection.Host() {
+        @Override
+        public Protocol.Response handle(Protocol.Request r) {
+          return requests.handle(r);
+        }
+
+        @Override
+        public void shutdown(ControlConnection c) {
+          close(c); // tear everything down, then answer: the client sees a finished daemon
+        }
+
+        @Override
+        public void shutdownAnswered() {
+          terminated.countDown();
+        }
+
+        @Override
+        public void ended(ControlConnection c) {
+          clients.remove(c);
+        }
+      };
 
   /** Blocks until the daemon has been closed and a {@code shutdown} requester answered. */
   public void awaitTermination() throws InterruptedException {
@@ -313,7 +512,7 @@ public final class Daemon implements AutoCloseable {
     terminated.countDown();
   }
 
-  private void close(SocketChannel keep) {
+  private void close(ControlConnection keep) {
     synchronized (this) {
       if (closed) {
         return;
@@ -326,13 +525,9 @@ public final class Daemon implements AutoCloseable {
     } catch (IOException e) {
       LOG.log(System.Logger.Level.WARNING, "closing the control socket failed", e);
     }
-    for (SocketChannel c : clients) {
+    for (ControlConnection c : clients) {
       if (c != keep) {
-        try {
-          c.close();
-        } catch (IOException e) {
-          LOG.log(System.Logger.Level.DEBUG, "closing a control connection failed", e);
-        }
+        c.close(); // cancels a wait or a key derivation it is running
       }
     }
     try {

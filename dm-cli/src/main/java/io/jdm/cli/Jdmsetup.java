@@ -42,6 +42,7 @@ import picocli.CommandLine.ScopeType;
 @Command(
     name = "jdmsetup",
     mixinStandardHelpOptions = true,
+    scope = ScopeType.INHERIT, // every command takes --help
     versionProvider = Jdmsetup.Version.class,
     subcommands = CommandLine.HelpCommand.class,
     description = {
@@ -137,8 +138,16 @@ public final class Jdmsetup {
       @Option(
               names = "--listen",
               paramLabel = "HOST:PORT",
-              description = "Also export over TCP (port 0 picks one).")
+              description =
+                  "Also export over TCP (port 0 picks one). Loopback only (127.0.0.1, [::1])"
+                      + " unless --allow-remote.")
           String listen,
+      @Option(
+              names = "--allow-remote",
+              description =
+                  "Allow --listen on an address other than loopback: every device, unlocked LUKS"
+                      + " volumes included, is served read-write to whoever reaches it.")
+          boolean allowRemote,
       @Option(
               names = "--foreground",
               description = "Run in this process until stopped (the default).")
@@ -155,16 +164,34 @@ public final class Jdmsetup {
     if (stop) {
       return call(Protocol.Request.of("shutdown").build(), null);
     }
-    InetSocketAddress tcp = listen == null ? null : parseHostPort(listen);
+    Daemon.Options.Builder ob = Daemon.Options.builder().allowRemote(allowRemote);
+    if (listen != null) {
+      ob.listen(parseHostPort(listen));
+    }
+    Daemon.Options options;
+    try {
+      options = ob.build();
+    } catch (IllegalArgumentException e) {
+      err.println("jdmsetup: " + e.getMessage());
+      return 1;
+    }
+    for (InetSocketAddress a : options.listen()) {
+      if (!a.getAddress().isLoopbackAddress()) {
+        err.println(
+            "jdmsetup: WARNING: every device is exported over NBD on "
+                + a
+                + " with no authentication and no encryption");
+      }
+    }
     if (background && !foreground) {
-      return Background.start(dir, listen, out, err);
+      return Background.start(dir, listen, allowRemote, out, err);
     }
     if (!notifyReady) {
       oneLineConsole();
     }
     Daemon d;
     try {
-      d = Daemon.start(dir, tcp);
+      d = Daemon.start(dir, options);
     } catch (Daemon.AlreadyRunningException e) {
       err.println(e.getMessage());
       return 1;
@@ -202,8 +229,17 @@ public final class Jdmsetup {
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    return new InetSocketAddress(
-        host.isEmpty() ? "0.0.0.0" : host, Integer.parseInt(s.substring(colon + 1)));
+    int port;
+    try {
+      port = Integer.parseInt(s.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--listen " + s + ": bad port");
+    }
+    InetSocketAddress a = new InetSocketAddress(host.isEmpty() ? "0.0.0.0" : host, port);
+    if (a.isUnresolved()) {
+      throw new IllegalArgumentException("--listen " + s + ": unknown host " + host);
+    }
+    return a;
   }
 
   /** A background daemon logs only to daemon.log. */

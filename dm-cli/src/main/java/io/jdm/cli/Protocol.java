@@ -4,6 +4,9 @@ import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.Writer;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,14 +78,14 @@ final class Protocol {
     static Request decode(String line) {
       String[] words = line.split(" ", -1);
       if (words[0].isEmpty() || !words[0].chars().allMatch(Protocol::isKeyChar)) {
-        throw new IllegalArgumentException("bad verb \"" + words[0] + "\"");
+        throw new IllegalArgumentException("bad verb \"" + clip(words[0]) + "\"");
       }
       List<Map.Entry<String, String>> args = new ArrayList<>();
       for (int i = 1; i < words.length; i++) {
         int eq = words[i].indexOf('=');
         if (eq <= 0 || !words[i].substring(0, eq).chars().allMatch(Protocol::isKeyChar)) {
           throw new IllegalArgumentException(
-              "bad argument \"" + words[i] + "\" (expected key=value)");
+              "bad argument \"" + clip(words[i]) + "\" (expected key=value)");
         }
         args.add(Map.entry(words[i].substring(0, eq), unescape(words[i].substring(eq + 1))));
       }
@@ -191,6 +194,11 @@ final class Protocol {
     }
   }
 
+  /** At most 64 characters of {@code s}, for an error message. */
+  private static String clip(String s) {
+    return s.length() <= 64 ? s : s.substring(0, 64) + "...";
+  }
+
   private static boolean isKeyChar(int c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   }
@@ -233,11 +241,30 @@ final class Protocol {
       int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
       int lo = i + 2 < s.length() ? Character.digit(s.charAt(i + 2), 16) : -1;
       if (hi < 0 || lo < 0) {
-        throw new IllegalArgumentException("bad escape at " + i + " in \"" + s + "\"");
+        throw new IllegalArgumentException("bad escape at " + i);
       }
       out.write(hi << 4 | lo);
       i += 2;
     }
-    return out.toString(StandardCharsets.UTF_8);
+    return utf8(out.toByteArray());
+  }
+
+  /**
+   * Decodes UTF-8 strictly: malformed input is refused, never replaced (two different byte strings
+   * must not become one name).
+   *
+   * @throws IllegalArgumentException if {@code b} is not valid UTF-8
+   */
+  static String utf8(byte[] b) {
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(b))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new IllegalArgumentException("not valid UTF-8");
+    }
   }
 }

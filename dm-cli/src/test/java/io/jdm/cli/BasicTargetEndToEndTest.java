@@ -33,7 +33,7 @@ class BasicTargetEndToEndTest {
   @BeforeEach
   void start() throws IOException {
     dir = new RuntimeDir(tmp.resolve("run"));
-    daemon = Daemon.start(dir, null);
+    daemon = Daemon.start(dir);
     cli = new Cli(dir);
     disk = tmp.resolve("disk1");
     try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {

@@ -23,7 +23,7 @@ class DaemonTest {
   @Test
   void aSecondDaemonOnTheSameFolderIsRefused() throws Exception {
     RuntimeDir dir = new RuntimeDir(tmp.resolve("run"));
-    try (Daemon d = Daemon.start(dir, null)) {
+    try (Daemon d = Daemon.start(dir)) {
       assertThat(d.runtimeDir()).isEqualTo(dir);
       Cli.Result r = new Cli(dir).run("daemon").failed();
       assertThat(r.err())
@@ -52,7 +52,7 @@ class DaemonTest {
     Cli cli = new Cli(dir);
     assertThat(cli.run("ls").failed().err())
         .isEqualTo("jdmsetup: no daemon at " + dir + " (start one with `jdmsetup daemon`)\n");
-    try (Daemon d = Daemon.start(dir, null)) {
+    try (Daemon d = Daemon.start(dir)) {
       cli.run("create", "v", "--table", "0 8 zero").ok();
       assertThat(d.deviceMapper().list()).hasSize(1);
       assertThat(Files.readString(dir.pidFile()).trim())
@@ -68,7 +68,7 @@ class DaemonTest {
   @Test
   void stopRequestTearsDownBeforeAnswering() throws Exception {
     RuntimeDir dir = new RuntimeDir(tmp.resolve("run"));
-    Daemon d = Daemon.start(dir, null);
+    Daemon d = Daemon.start(dir);
     Cli cli = new Cli(dir);
     cli.run("create", "v", "--table", "0 8 zero").ok();
     assertThat(cli.run("daemon", "--stop").ok().out()).isEmpty();
@@ -84,7 +84,7 @@ class DaemonTest {
   @Test
   void tooLongARuntimeFolderIsRefusedClearly() {
     RuntimeDir dir = new RuntimeDir(tmp.resolve("x".repeat(120)));
-    assertThatThrownBy(() -> Daemon.start(dir, null))
+    assertThatThrownBy(() -> Daemon.start(dir))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("too long for a Unix socket");
     Cli.Result r = new Cli(dir).run("daemon");
@@ -94,7 +94,12 @@ class DaemonTest {
   @Test
   void listenAlsoExportsOverTcp() throws Exception {
     RuntimeDir dir = new RuntimeDir(tmp.resolve("run"));
-    try (Daemon d = Daemon.start(dir, new java.net.InetSocketAddress("127.0.0.1", 0))) {
+    try (Daemon d =
+        Daemon.start(
+            dir,
+            Daemon.Options.builder()
+                .listen(new java.net.InetSocketAddress("127.0.0.1", 0))
+                .build())) {
       assertThat(d.nbdAddresses()).hasSize(2);
       assertThat(d.nbdAddresses().get(1)).isInstanceOf(java.net.InetSocketAddress.class);
     }

@@ -29,7 +29,7 @@ class JdmsetupTest {
   @BeforeEach
   void startDaemon() throws IOException {
     dir = new RuntimeDir(tmp.resolve("run"));
-    daemon = Daemon.start(dir, null);
+    daemon = Daemon.start(dir);
     cli = new Cli(dir);
   }
 

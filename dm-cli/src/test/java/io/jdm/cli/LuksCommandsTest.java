@@ -24,7 +24,7 @@ class LuksCommandsTest {
   @BeforeEach
   void startDaemon() throws IOException {
     RuntimeDir dir = new RuntimeDir(tmp.resolve("run"));
-    daemon = Daemon.start(dir, null);
+    daemon = Daemon.start(dir);
     cli = new Cli(dir);
     disk = tmp.resolve("disk.img");
     try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
