@@ -5,6 +5,7 @@ import io.jdm.core.Errno;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -37,6 +38,13 @@ final class ControlConnection {
 
   /** Requests read but not yet answered, per connection, before the reader waits. */
   static final int MAX_QUEUED = 8;
+
+  /**
+   * After refusing a line, what the client still sends is read and dropped, up to this many bytes,
+   * before the socket is closed: closing a Unix socket with unread data resets it, and the client
+   * would lose the answer that says why.
+   */
+  static final long DISCARD_MAX = 256L << 20;
 
   /** Requests that may run for ever, and are cancelled when their client goes. */
   private static final Set<String> CANCELLABLE = Set.of("wait", "luks_open");
@@ -72,6 +80,7 @@ final class ControlConnection {
   private final AtomicInteger pending = new AtomicInteger();
   private volatile Thread running; // the request thread while it runs a cancellable request
   private volatile boolean closing;
+  private boolean refused; // reader thread only
 
   ControlConnection(Host host, SocketChannel ch, long id, String user, Limits limits) {
     this.host = host;
@@ -134,6 +143,7 @@ final class ControlConnection {
 
   /** Answers a line that cannot be read, after the requests before it, and ends the connection. */
   private void refuse(Errno errno, IOException why) {
+    refused = true;
     LOG.log(System.Logger.Level.WARNING, "{0}: {1}; closing it", this, why.getMessage());
     requests.execute(
         () -> {
@@ -213,8 +223,30 @@ final class ControlConnection {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    if (refused && !closing) {
+      discardInput();
+    }
     closeChannel();
     host.ended(this);
+  }
+
+  /** Lets the refusal reach the client: no more output, then drop its input until EOF. */
+  private void discardInput() {
+    try {
+      ch.shutdownOutput();
+      ByteBuffer b = ByteBuffer.allocate(64 << 10);
+      long dropped = 0;
+      while (dropped < DISCARD_MAX) {
+        b.clear();
+        int n = ch.read(b);
+        if (n < 0) {
+          return;
+        }
+        dropped += n;
+      }
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", this, e);
+    }
   }
 
   private void cancelRunning() {

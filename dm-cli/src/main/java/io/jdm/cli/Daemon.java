@@ -127,13 +127,19 @@ public final class Daemon implements AutoCloseable {
           if (a.getAddress() == null || !a.getAddress().isLoopbackAddress()) {
             throw new IllegalArgumentException(
                 "refusing to export every device over NBD on "
-                    + a
+                    + hostPort(a)
                     + " without --allow-remote: anyone who reaches this address can read and"
                     + " write every device, unlocked LUKS volumes included (listen on 127.0.0.1 or"
                     + " [::1], or give --allow-remote)");
           }
         }
       }
+    }
+
+    /** {@code 0.0.0.0:10809}, {@code [::]:10809}. */
+    static String hostPort(InetSocketAddress a) {
+      String h = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+      return (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
     /** The defaults: no TCP, 256 connections, 16 MiB lines, 64 MiB in all, 10 min idle. */
@@ -304,7 +310,7 @@ public final class Daemon implements AutoCloseable {
               System.Logger.Level.WARNING,
               "exporting every device over NBD on {0} without authentication or encryption:"
                   + " whoever reaches it can read and write them",
-              a);
+              Options.hostPort(a));
         }
       }
       c = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -430,11 +436,11 @@ public final class Daemon implements AutoCloseable {
     if (!trust.trusts(user)) {
       LOG.log(
           System.Logger.Level.WARNING,
-          "control connection {0} refused: its process runs as {1}, not as {2} or root",
+          "control connection {0} refused: its process runs as {1}, not as {2}",
           id,
           user,
-          trust.self());
-      refuse(ch, Errno.EACCES, "the daemon serves " + trust.self() + " and root only");
+          trust.describe());
+      refuse(ch, Errno.EACCES, "the daemon serves processes of " + trust.describe() + " only");
       return;
     }
     if (clients.size() >= options.maxConnections()) {
@@ -464,6 +470,14 @@ public final class Daemon implements AutoCloseable {
   private static void refuse(SocketChannel ch, Errno errno, String why) throws IOException {
     Writer w = new OutputStreamWriter(Channels.newOutputStream(ch), StandardCharsets.UTF_8);
     Protocol.Response.error("-", errno.name(), why).write(w);
+    // drop what the client sent already: closing with unread data would reset the connection and
+    // lose the answer; nothing more is waited for
+    ch.shutdownOutput();
+    ch.configureBlocking(false);
+    ByteBuffer b = ByteBuffer.allocate(4096);
+    for (int i = 0; i < 16 && ch.read(b) > 0; i++) {
+      b.clear();
+    }
     ch.close();
   }
 

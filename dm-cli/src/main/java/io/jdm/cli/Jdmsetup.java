@@ -179,7 +179,7 @@ public final class Jdmsetup {
       if (!a.getAddress().isLoopbackAddress()) {
         err.println(
             "jdmsetup: WARNING: every device is exported over NBD on "
-                + a
+                + Daemon.Options.hostPort(a)
                 + " with no authentication and no encryption");
       }
     }

@@ -7,6 +7,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import jdk.net.ExtendedSocketOptions;
@@ -31,8 +32,8 @@ import jdk.net.UnixDomainPrincipal;
  * getpwuid}; a uid without a name is its number).
  */
 final class PeerTrust {
-  private static final Set<PosixFilePermission> WRITABLE_BY_OTHERS =
-      Set.of(PosixFilePermission.GROUP_WRITE, PosixFilePermission.OTHERS_WRITE);
+  private static final List<PosixFilePermission> WRITABLE_BY_OTHERS =
+      List.of(PosixFilePermission.OTHERS_WRITE, PosixFilePermission.GROUP_WRITE);
 
   /** The superuser is trusted by everyone, as it can read any process's memory anyway. */
   static final String ROOT = "root";
@@ -52,6 +53,11 @@ final class PeerTrust {
   /** The user trusted besides root. */
   String self() {
     return self;
+  }
+
+  /** {@code "alice or root"}, or {@code "root"}. */
+  String describe() {
+    return self.equals(ROOT) ? ROOT : self + " or root";
   }
 
   /** Whether {@code user} is this trust's user or root. */
@@ -97,7 +103,7 @@ final class PeerTrust {
               + " belongs to "
               + owner
               + ", not to "
-              + self
+              + describe()
               + ": another user may have made it to receive what jdmsetup sends; remove it or"
               + " choose another --runtime-dir");
     }
@@ -134,7 +140,7 @@ final class PeerTrust {
     String user = peerUser(ch);
     if (!trusts(user)) {
       throw new UntrustedException(
-          "the " + role + " at the other end runs as " + user + ", not as " + self + " or root");
+          "the " + role + " at the other end runs as " + user + ", not as " + describe());
     }
   }
 

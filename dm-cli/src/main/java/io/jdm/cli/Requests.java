@@ -38,8 +38,38 @@ final class Requests {
     this.dm = dm;
   }
 
+  /** The verbs {@link #handle} knows ({@code PROTOCOL.md}). */
+  private static final Set<String> VERBS =
+      Set.of(
+          "luks_open",
+          "version",
+          "targets",
+          "create",
+          "load",
+          "suspend",
+          "resume",
+          "remove",
+          "remove_all",
+          "rename",
+          "clear",
+          "ls",
+          "table",
+          "status",
+          "info",
+          "deps",
+          "message",
+          "wait",
+          "shutdown");
+
   /** Carries out {@code r}; never throws for a refused operation. */
   Protocol.Response handle(Protocol.Request r) {
+    if (!VERBS.contains(r.verb())) {
+      String v = r.verb();
+      return Protocol.Response.error(
+          "-",
+          Errno.EINVAL.name(),
+          "unknown request \"" + (v.length() <= 64 ? v : v.substring(0, 64) + "...") + "\"");
+    }
     String ioctl = ioctlOf(r.verb());
     try {
       return Protocol.Response.ok(run(r));
