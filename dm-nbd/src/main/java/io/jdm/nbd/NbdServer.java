@@ -211,14 +211,7 @@ public final class NbdServer implements Closeable {
     SSLEngine e = tlsContext.createSSLEngine();
     e.setUseClientMode(false);
     e.setNeedClientAuth(needClientAuth);
-    List<String> supported = List.of(e.getSupportedProtocols());
-    List<String> enabled = new ArrayList<>();
-    for (String p : NbdTls.PROTOCOLS) {
-      if (supported.contains(p)) {
-        enabled.add(p);
-      }
-    }
-    e.setEnabledProtocols(enabled.toArray(new String[0]));
+    e.setEnabledProtocols(NbdTls.protocols(e));
     return e;
   }
 

@@ -28,14 +28,16 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * X.509 credentials for NBD over TLS ({@link NbdServer.Builder#tls}), read from PEM files in the
- * layout of qemu's {@code tls-creds-x509} object and nbdkit's {@code --tls-certificates} directory:
+ * X.509 credentials for NBD over TLS ({@link NbdServer.Builder#tls}, {@code nbds} URIs of {@link
+ * NbdBlockDevice}), read from PEM files in the layout of qemu's {@code tls-creds-x509} object,
+ * nbdkit's {@code --tls-certificates} and libnbd's {@code tls-certificates} folders:
  *
  * <ul>
  *   <li>{@code ca-cert.pem}: the CA certificates a peer's certificate must chain to (the server
  *       verifies client certificates with them);
  *   <li>{@code server-cert.pem}: the server's certificate chain, its own certificate first;
- *   <li>{@code server-key.pem}: the server's private key.
+ *   <li>{@code server-key.pem}: the server's private key;
+ *   <li>{@code client-cert.pem}, {@code client-key.pem}: a client's, for servers that ask for one.
  * </ul>
  *
  * <p>Private keys must be unencrypted PKCS#8 ({@code -----BEGIN PRIVATE KEY-----}) RSA, EC or EdDSA
@@ -53,7 +55,7 @@ import javax.net.ssl.TrustManagerFactory;
  */
 public final class NbdTls {
   /** The protocols a server or client enables, in preference order, where the JDK has them. */
-  static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+  private static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
   private static final Pattern PEM =
       Pattern.compile(
@@ -62,6 +64,13 @@ public final class NbdTls {
   private static final String CONVERT = "openssl pkcs8 -topk8 -nocrypt -in %s -out %s.pk8";
 
   private NbdTls() {}
+
+  /** TLS 1.3 and 1.2, those of them {@code engine} supports (proto.md: nothing older). */
+  static String[] protocols(javax.net.ssl.SSLEngine engine) {
+    List<String> p = new ArrayList<>(PROTOCOLS);
+    p.retainAll(List.of(engine.getSupportedProtocols()));
+    return p.toArray(new String[0]);
+  }
 
   /**
    * A server context from {@code dir}: {@code server-cert.pem} and {@code server-key.pem} (both
@@ -95,7 +104,7 @@ public final class NbdTls {
    * servers that need a client certificate). It does not check the server's name: the engine or
    * socket that uses it must ask for that ({@code setEndpointIdentificationAlgorithm("HTTPS")}).
    */
-  static SSLContext clientContext(Path dir) throws IOException {
+  public static SSLContext clientContext(Path dir) throws IOException {
     Objects.requireNonNull(dir, "dir");
     Path cert = dir.resolve("client-cert.pem");
     KeyManager[] km = Files.exists(cert) ? keyManagers(cert, dir.resolve("client-key.pem")) : null;
