@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jdm.core.MemoryBlockDevice;
 import io.jdm.nbd.NbdServer.TlsMode;
+import io.jdm.testkit.ManualClock;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.UnixDomainSocketAddress;
@@ -15,6 +16,7 @@ import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -401,6 +403,27 @@ class NbdServerTlsTest {
       assertThat(c.optReply().type()).isEqualTo(Nbd.REP_ACK);
     } // and one that leaves in the middle of it
     assertThat(Tools.ok("nbdinfo", nbds(certs.client()))).contains("with TLS");
+  }
+
+  @Test
+  void theHandshakeTimeoutCoversTheTlsHandshake() throws Exception {
+    ManualClock clock = new ManualClock();
+    server =
+        NbdServer.builder(NbdExports.of("vol", disk))
+            .tls(NbdTls.serverContext(certs.server()), TlsMode.REQUIRE)
+            .handshakeTimeout(Duration.ofSeconds(10), clock)
+            .build();
+    port = ((InetSocketAddress) server.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
+    try (RawNbdClient c = new RawNbdClient(address())) {
+      c.hello(Nbd.FLAG_C_FIXED_NEWSTYLE);
+      c.option(Nbd.OPT_STARTTLS, new byte[0]);
+      assertThat(c.optReply().type()).isEqualTo(Nbd.REP_ACK);
+      // no ClientHello: the server waits in its handshake until the timer closes the connection
+      // (without the timeout, the blocking read below would wait until the test times out)
+      clock.advance(Duration.ofSeconds(10));
+      c.assertClosedByServer();
+    }
+    assertThat(clock.pendingTasks()).isZero();
   }
 
   @Test
