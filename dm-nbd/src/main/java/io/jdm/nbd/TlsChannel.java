@@ -17,8 +17,8 @@ import javax.net.ssl.SSLException;
  * to the bare socket, so connections without TLS never pass through this class.
  *
  * <p>Thread model: one thread reads ({@link #handshake} and {@link #read}); any thread may write,
- * one at a time under a lock that also covers the handshake messages the reader must send in the
- * middle of the session (a TLS 1.3 {@code KeyUpdate} answer, a TLS 1.2 renegotiation). {@code
+ * one at a time under a lock that also covers the messages the reader must send in the middle of
+ * the session (a TLS 1.3 {@code KeyUpdate} answer, a {@code close_notify} answer). {@code
  * SSLEngine} allows {@code wrap} and {@code unwrap} to run at once.
  *
  * <p>Writes gather: the buffers of one {@link #write(ByteBuffer[], int, int)} become as many TLS
@@ -96,7 +96,14 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
           break;
         case NEED_UNWRAP:
         case NEED_UNWRAP_AGAIN:
-          if (unwrap(appIn) < 0) {
+          int n;
+          appIn.compact(); // application data after the peer's last handshake message stays
+          try {
+            n = unwrap(appIn);
+          } finally {
+            appIn.flip();
+          }
+          if (n < 0) {
             throw new EOFException(where + ": connection closed during the TLS handshake");
           }
           break;
@@ -254,8 +261,13 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
           SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
           consumed += r.bytesConsumed();
           long left = remaining(srcs, offset, length);
-          if (r.getStatus() == SSLEngineResult.Status.CLOSED && left > 0) {
-            throw new SSLException(where + ": the TLS session is closed");
+          boolean progress = r.bytesConsumed() > 0 || r.bytesProduced() > 0;
+          if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
+            if (left > 0) {
+              throw new SSLException(where + ": the TLS session is closed");
+            }
+            done = true; // close_notify (or an alert) was the last record
+            continue;
           }
           if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
             throw new IllegalStateException(
@@ -266,12 +278,12 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
             runTasks();
             hs = engine.getHandshakeStatus();
           }
-          if (hs == SSLEngineResult.HandshakeStatus.NEED_WRAP) {
+          if (hs == SSLEngineResult.HandshakeStatus.NEED_WRAP && progress) {
             continue; // more handshake messages first
           }
-          if (left == 0) {
+          if (left == 0 && hs != SSLEngineResult.HandshakeStatus.NEED_WRAP) {
             done = true;
-          } else if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
+          } else if (!progress) {
             // waiting for the peer (a renegotiation the reader refuses): never spin here
             throw new SSLException(where + ": TLS cannot send now (handshake status " + hs + ")");
           }
