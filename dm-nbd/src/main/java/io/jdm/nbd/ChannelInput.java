@@ -12,13 +12,28 @@ import java.nio.channels.WritableByteChannel;
  * them one at a time. Not thread-safe: one reader thread per connection.
  */
 final class ChannelInput {
-  private final ReadableByteChannel ch;
+  private ReadableByteChannel ch;
   private final ByteBuffer buf;
 
   ChannelInput(ReadableByteChannel ch, int capacity) {
     this.ch = ch;
     this.buf = ByteBuffer.allocateDirect(capacity);
     buf.limit(0);
+  }
+
+  /**
+   * Reads from {@code ch} from now on (a TLS session over the same socket, after {@code
+   * NBD_OPT_STARTTLS}).
+   *
+   * @throws IllegalStateException if bytes read from the old channel are still buffered: they were
+   *     sent before the switch and must not pass for bytes of the new one
+   */
+  void switchTo(ReadableByteChannel ch) {
+    if (buf.hasRemaining()) {
+      throw new IllegalStateException(
+          buf.remaining() + " bytes of the old channel are still buffered");
+    }
+    this.ch = ch;
   }
 
   /** The buffer in read mode; after {@link #ensure}{@code (n)} at least n bytes remain. */

@@ -9,6 +9,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -17,6 +18,9 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
 
 /**
  * A remote NBD export as a {@link io.jdm.core.BlockDevice}: the client side of {@code doc/proto.md}
@@ -24,9 +28,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * stripe can span NBD servers such as {@code qemu-nbd}, {@code nbdkit}, {@code nbd-server} or
  * {@link NbdServer}.
  *
- * <p>Negotiation: fixed newstyle, {@code NBD_OPT_GO} asking for {@code NBD_INFO_BLOCK_SIZE} (with a
- * fall-back to {@code NBD_OPT_EXPORT_NAME} for servers that answer {@code NBD_REP_ERR_UNSUP}). The
- * export's minimum block becomes the logical block size (at least 512), its maximum payload {@link
+ * <p>Negotiation: fixed newstyle; for an {@code nbds} URI, {@code NBD_OPT_STARTTLS} first and a TLS
+ * 1.3 or 1.2 handshake that checks the server's certificate against the URI's CA ({@code
+ * tls-certificates}) and its name against the host (a server that refuses TLS is not used in the
+ * clear); then {@code NBD_OPT_GO} asking for {@code NBD_INFO_BLOCK_SIZE} (with a fall-back to
+ * {@code NBD_OPT_EXPORT_NAME} for servers that answer {@code NBD_REP_ERR_UNSUP}). The export's
+ * minimum block becomes the logical block size (at least 512), its maximum payload {@link
  * IoLimits#maxSectors()}; the transmission flags decide discard ({@code SEND_TRIM}), write-zeroes
  * ({@code SEND_WRITE_ZEROES}), {@link IoLimits#writeCache()} ({@code SEND_FLUSH}), {@link
  * IoLimits#fua()} ({@code SEND_FUA}) and read-only. Simple replies are used (structured replies are
@@ -58,6 +65,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private static final long JOIN_MILLIS = 5000;
 
   private final SocketChannel ch;
+  private final TlsChannel tls; // null without TLS
   private final ChannelInput in;
   private final Outbox out;
   private final int flags;
@@ -80,9 +88,10 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private NbdBlockDevice(Session s, String name, boolean readOnly) {
     super(name, s.sectors, s.limits, readOnly || (s.flags & Nbd.FLAG_READ_ONLY) != 0);
     this.ch = s.ch;
+    this.tls = s.tls;
     this.in = s.in;
     this.flags = s.flags;
-    this.out = new Outbox(ch, name, null);
+    this.out = new Outbox(tls == null ? ch : tls, name, null);
     this.maxDataSectors = s.limits.maxSectors();
     int lbSectors = s.limits.logicalBlockSectors();
     int range = (int) ((0xffffffffL >>> Bio.SECTOR_SHIFT));
@@ -99,7 +108,37 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
 
   /** Connects to the export {@code uri} names; read-only if asked or if the server says so. */
   public static NbdBlockDevice open(NbdUri uri, boolean readOnly) throws IOException {
-    return connect(uri.address(), uri.export(), readOnly, uri.toString());
+    Tls tls = null;
+    if (uri.tls()) {
+      SSLContext c;
+      if (uri.tlsCertificates() != null) {
+        c = NbdTls.clientContext(uri.tlsCertificates());
+      } else {
+        try {
+          c = SSLContext.getDefault();
+        } catch (java.security.NoSuchAlgorithmException e) {
+          throw new IOException(uri + ": the JDK has no default TLS context", e);
+        }
+      }
+      tls = new Tls(c, uri.tlsHostname() != null ? uri.tlsHostname() : uri.host(), uri.port());
+    }
+    return connect(uri.address(), uri.export(), readOnly, uri.toString(), tls);
+  }
+
+  /** How to start TLS: the context, and the name the server's certificate must carry (or null). */
+  private record Tls(SSLContext context, String hostname, int port) {
+    SSLEngine engine() {
+      SSLEngine e =
+          hostname == null ? context.createSSLEngine() : context.createSSLEngine(hostname, port);
+      e.setUseClientMode(true);
+      SSLParameters p = e.getSSLParameters();
+      p.setProtocols(NbdTls.protocols(e));
+      if (hostname != null) {
+        p.setEndpointIdentificationAlgorithm("HTTPS"); // the name checks of RFC 2818
+      }
+      e.setSSLParameters(p);
+      return e;
+    }
   }
 
   /**
@@ -109,11 +148,12 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
    */
   public static NbdBlockDevice connect(SocketAddress address, String export, boolean readOnly)
       throws IOException {
-    return connect(address, export, readOnly, address + "/" + export);
+    return connect(address, export, readOnly, address + "/" + export, null);
   }
 
   private static NbdBlockDevice connect(
-      SocketAddress address, String export, boolean readOnly, String name) throws IOException {
+      SocketAddress address, String export, boolean readOnly, String name, Tls tls)
+      throws IOException {
     SocketChannel ch;
     try {
       ch = SocketChannel.open(address);
@@ -124,7 +164,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       if (address instanceof java.net.InetSocketAddress) {
         ch.socket().setTcpNoDelay(true);
       }
-      Session s = negotiate(ch, export, name);
+      Session s = negotiate(ch, export, name, tls);
       NbdBlockDevice d = new NbdBlockDevice(s, name, readOnly);
       d.reader.start();
       LOG.log(
@@ -136,6 +176,16 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       return d;
     } catch (IOException | RuntimeException e) {
       NbdServer.closeQuietly(ch);
+      if (tls != null && e instanceof IOException && !(e instanceof NbdProtocolException)) {
+        // under TLS 1.3 a server checks the client's certificate after the client's side of the
+        // handshake is over, and a refusal is often only a closed connection
+        throw new IOException(
+            name
+                + ": connection lost in a TLS negotiation (a server that refuses the client"
+                + " certificate ends it so): "
+                + e.getMessage(),
+            e);
+      }
       throw e;
     }
   }
@@ -161,15 +211,17 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   /** What negotiation found out. */
   private static final class Session {
     SocketChannel ch;
+    TlsChannel tls;
     ChannelInput in;
     long sectors;
     int flags;
     IoLimits limits;
   }
 
-  private static Session negotiate(SocketChannel ch, String export, String name)
+  private static Session negotiate(SocketChannel ch, String export, String name, Tls tls)
       throws IOException {
     ChannelInput in = new ChannelInput(ch, 256 * 1024);
+    GatheringByteChannel out = ch;
     long magic = in.readLong();
     if (magic != Nbd.INIT_PASSWD) {
       throw new NbdProtocolException(
@@ -194,14 +246,22 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
         (fixed ? Nbd.FLAG_C_FIXED_NEWSTYLE : 0) | (noZeroes ? Nbd.FLAG_C_NO_ZEROES : 0);
     ByteBuffer cf = ByteBuffer.allocate(4).putInt(clientFlags).flip();
     ChannelInput.writeFully(ch, cf);
+    Session s = new Session();
+    s.ch = ch;
+    s.in = in;
+    if (tls != null) {
+      if (!fixed) {
+        throw new NbdProtocolException(
+            name + ": the server does not speak fixed newstyle, so it cannot start TLS");
+      }
+      s.tls = startTls(ch, in, tls, name);
+      out = s.tls;
+    }
     byte[] nameBytes = export.getBytes(StandardCharsets.UTF_8);
     if (nameBytes.length > Nbd.MAX_STRING) {
       throw new IllegalArgumentException(
           name + ": export name of " + nameBytes.length + " bytes (at most 4096)");
     }
-    Session s = new Session();
-    s.ch = ch;
-    s.in = in;
     long size = -1;
     int minBlock = 0;
     int preferred = 0;
@@ -212,7 +272,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       go.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_GO).putInt(4 + nameBytes.length + 4);
       go.putInt(nameBytes.length).put(nameBytes).putShort((short) 1);
       go.putShort((short) Nbd.INFO_BLOCK_SIZE).flip();
-      ChannelInput.writeFully(ch, go);
+      ChannelInput.writeFully(out, go);
       while (true) {
         ByteBuffer h = in.ensure(20);
         long rmagic = h.getLong();
@@ -275,7 +335,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       ByteBuffer opt = ByteBuffer.allocate(16 + nameBytes.length);
       opt.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_EXPORT_NAME).putInt(nameBytes.length);
       opt.put(nameBytes).flip();
-      ChannelInput.writeFully(ch, opt);
+      ChannelInput.writeFully(out, opt);
       ByteBuffer r;
       try {
         r = in.ensure(10);
@@ -306,6 +366,57 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
     s.sectors = usable >>> Bio.SECTOR_SHIFT;
     return s;
+  }
+
+  /**
+   * Sends {@code NBD_OPT_STARTTLS} (the first option, so nothing is negotiated in the clear) and
+   * runs the handshake; {@code in} reads through TLS from then on.
+   */
+  private static TlsChannel startTls(SocketChannel ch, ChannelInput in, Tls tls, String name)
+      throws IOException {
+    ByteBuffer opt = ByteBuffer.allocate(16);
+    opt.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_STARTTLS).putInt(0).flip();
+    ChannelInput.writeFully(ch, opt);
+    ByteBuffer h = in.ensure(20);
+    long magic = h.getLong();
+    int option = h.getInt();
+    int type = h.getInt();
+    long length = h.getInt() & 0xffffffffL;
+    if (magic != Nbd.REPLY_MAGIC || option != Nbd.OPT_STARTTLS) {
+      throw new NbdProtocolException(
+          name
+              + ": bad reply to NBD_OPT_STARTTLS (magic 0x"
+              + Long.toHexString(magic)
+              + ", option "
+              + option
+              + ")");
+    }
+    if (length > MAX_OPTION_REPLY) {
+      throw new NbdProtocolException(
+          name + ": option reply of " + length + " bytes (at most " + MAX_OPTION_REPLY + ")");
+    }
+    String msg = new String(in.bytes((int) length), StandardCharsets.UTF_8);
+    if (type != Nbd.REP_ACK) {
+      throw new NbdProtocolException(
+          name
+              + ": the server refused TLS with "
+              + Nbd.replyName(type)
+              + (msg.isEmpty() ? "" : " (" + msg + ")")
+              + "; an nbds URI is never used without it");
+    }
+    if (in.buffer().hasRemaining()) {
+      throw new NbdProtocolException(
+          name + ": bytes after the reply to NBD_OPT_STARTTLS, before the TLS handshake");
+    }
+    TlsChannel t;
+    try {
+      t = TlsChannel.handshake(ch, tls.engine(), name);
+    } catch (javax.net.ssl.SSLException e) {
+      throw new NbdProtocolException(name + ": TLS handshake failed: " + e.getMessage(), e);
+    }
+    in.switchTo(t);
+    LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", name, t.describe());
+    return t;
   }
 
   private static IoLimits limits(
@@ -659,6 +770,14 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       h.putLong(cookies.incrementAndGet()).putLong(0).putInt(0).flip();
       out.add(h, null);
       out.drain();
+      if (tls != null && !out.isBroken()) {
+        try {
+          tls.closeOutbound();
+        } catch (IOException e) {
+          LOG.log(
+              System.Logger.Level.DEBUG, "{0}: no TLS close_notify: {1}", name(), e.getMessage());
+        }
+      }
       try {
         ch.shutdownOutput();
       } catch (IOException e) {

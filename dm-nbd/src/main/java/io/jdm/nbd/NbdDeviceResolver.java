@@ -7,8 +7,9 @@ import java.io.IOException;
 
 /**
  * Lets tables name remote NBD exports as devices, in libnbd's URI syntax ({@link NbdUri}): {@code
- * nbd://HOST[:PORT]/EXPORT} and {@code nbd+unix:///EXPORT?socket=PATH}. Each distinct export is
- * opened once per device mapper, as an {@link NbdBlockDevice}, and closed when no table uses it.
+ * nbd://HOST[:PORT]/EXPORT} and {@code nbd+unix:///EXPORT?socket=PATH}, or with TLS {@code
+ * nbds://HOST/EXPORT?tls-certificates=DIR}. Each distinct export is opened once per device mapper,
+ * as an {@link NbdBlockDevice}, and closed when no table uses it.
  *
  * <pre>{@code
  * DeviceMapper dm = DeviceMapper.create();

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * What an {@link NbdServer} exports: export names to block devices.
@@ -111,6 +112,35 @@ public interface NbdExports {
             uuid.isEmpty() ? "jdm mapped device" : "jdm mapped device, uuid " + uuid,
             true,
             true);
+      }
+    };
+  }
+
+  /**
+   * {@code exports}, with the exports whose names {@code readOnlyNames} accepts served read-only
+   * whatever their device says: {@code NBD_FLAG_READ_ONLY} is set, and writes, trims and
+   * write-zeroes fail with {@code NBD_EPERM}. The predicate is asked each time a connection opens
+   * an export, with the name the connection asked for (the server resolves the empty default name
+   * to the single listed export before it asks), so a name can be switched at run time; a
+   * connection keeps what it was given when it opened the export. It is called from every
+   * connection's thread and must be thread-safe.
+   */
+  static NbdExports readOnly(NbdExports exports, Predicate<String> readOnlyNames) {
+    Objects.requireNonNull(exports, "exports");
+    Objects.requireNonNull(readOnlyNames, "readOnlyNames");
+    return new NbdExports() {
+      @Override
+      public List<String> names() {
+        return exports.names();
+      }
+
+      @Override
+      public NbdExport open(String name) throws IOException {
+        NbdExport e = exports.open(name);
+        if (e == null || e.readOnly() || !readOnlyNames.test(name)) {
+          return e;
+        }
+        return new NbdExport(e.device(), true, e.description(), e.shared(), e.closeWhenDone());
       }
     };
   }

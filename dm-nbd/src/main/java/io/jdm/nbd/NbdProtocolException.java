@@ -13,4 +13,8 @@ public class NbdProtocolException extends IOException {
   public NbdProtocolException(String message) {
     super(message);
   }
+
+  public NbdProtocolException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

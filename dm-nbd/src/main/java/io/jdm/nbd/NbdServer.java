@@ -19,20 +19,29 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 
 /**
  * An NBD server ({@code doc/proto.md} of NetworkBlockDevice/nbd) exporting block devices to qemu,
  * libnbd's tools, fio's {@code nbd} engine, the kernel's {@code nbd-client}, or {@link
  * NbdBlockDevice}.
  *
- * <p>Protocol: fixed newstyle negotiation only (oldstyle and TLS are not offered); the options
- * {@code NBD_OPT_EXPORT_NAME}, {@code GO}, {@code INFO} (with {@code NBD_INFO_EXPORT}, {@code
- * NAME}, {@code DESCRIPTION} and {@code BLOCK_SIZE}, the minimum block being the device's logical
- * block size), {@code LIST}, {@code ABORT} and {@code STRUCTURED_REPLY}; every other option is
- * answered {@code NBD_REP_ERR_UNSUP}. Commands {@code READ}, {@code WRITE}, {@code FLUSH}, {@code
- * TRIM} (when the device supports discard), {@code WRITE_ZEROES} (when it supports write-zeroes;
- * {@code NO_HOLE} becomes {@link io.jdm.core.Bio#NOUNMAP}), {@code CACHE} (a no-op), {@code DISC},
- * and the {@code FUA} flag ({@link io.jdm.core.Bio#FUA}).
+ * <p>Protocol: fixed newstyle negotiation only (oldstyle is not offered); the options {@code
+ * NBD_OPT_EXPORT_NAME}, {@code GO}, {@code INFO} (with {@code NBD_INFO_EXPORT}, {@code NAME},
+ * {@code DESCRIPTION} and {@code BLOCK_SIZE}, the minimum block being the device's logical block
+ * size), {@code LIST}, {@code ABORT}, {@code STRUCTURED_REPLY} and, when TLS is configured, {@code
+ * STARTTLS}; every other option is answered {@code NBD_REP_ERR_UNSUP}. Commands {@code READ},
+ * {@code WRITE}, {@code FLUSH}, {@code TRIM} (when the device supports discard), {@code
+ * WRITE_ZEROES} (when it supports write-zeroes; {@code NO_HOLE} becomes {@link
+ * io.jdm.core.Bio#NOUNMAP}), {@code CACHE} (a no-op), {@code DISC}, and the {@code FUA} flag
+ * ({@link io.jdm.core.Bio#FUA}).
+ *
+ * <p>TLS ({@link Builder#tls}): {@code NBD_OPT_STARTTLS} upgrades the connection, on TCP or on a
+ * Unix-domain socket, to TLS 1.3 or 1.2 on a JDK {@link SSLContext} (X.509 certificates: the JDK
+ * has no TLS-PSK, see {@link NbdTls}); proto.md's rules hold as in {@link TlsMode}. A failed TLS
+ * handshake (a client certificate the context does not trust, bytes that are not TLS) ends that
+ * connection only. Connections without TLS take the same path as on a server without it.
  *
  * <p>Thread model: one acceptor thread per listening address and one reader thread per connection.
  * The reader decodes requests and submits them as bios without waiting; a reply is written when its
@@ -61,6 +70,9 @@ public final class NbdServer implements Closeable {
   private final int maxConnections;
   private final Duration handshakeTimeout; // null: none
   private final io.jdm.core.Clock clock;
+  private final SSLContext tlsContext; // null: no TLS on any address
+  private final TlsMode tlsMode; // of listen(address)
+  private final boolean needClientAuth;
   private final AtomicLong connectionIds = new AtomicLong();
   private final List<Listener> listeners = new ArrayList<>();
   private static final long ACCEPT_RETRY_MILLIS = 100;
@@ -74,6 +86,34 @@ public final class NbdServer implements Closeable {
     this.maxConnections = b.maxConnections;
     this.handshakeTimeout = b.handshakeTimeout;
     this.clock = b.clock;
+    this.tlsContext = b.tlsContext;
+    this.tlsMode = b.tlsMode;
+    this.needClientAuth = b.needClientAuth;
+  }
+
+  /**
+   * Whether and how a server offers TLS, as nbdkit's {@code --tls=off|on|require} (proto.md calls
+   * them NOTLS, SELECTIVETLS with no TLS-only export, and FORCEDTLS).
+   */
+  public enum TlsMode {
+    /** No TLS: {@code NBD_OPT_STARTTLS} is answered {@code NBD_REP_ERR_UNSUP}. */
+    OFF,
+    /**
+     * TLS is offered and not required: a client may upgrade with {@code NBD_OPT_STARTTLS} before
+     * any other option or after some, or never. Negotiation state from before the upgrade (a
+     * structured-reply request) is forgotten, as proto.md asks; a second {@code STARTTLS} is
+     * answered {@code NBD_REP_ERR_INVALID}.
+     */
+    ON,
+    /**
+     * TLS is required: until the upgrade, every option but {@code NBD_OPT_STARTTLS} and {@code
+     * NBD_OPT_ABORT} is answered {@code NBD_REP_ERR_TLS_REQD}, and {@code NBD_OPT_EXPORT_NAME}
+     * (which cannot be refused with a reply) closes the connection, as does a client that did not
+     * set {@code NBD_FLAG_C_FIXED_NEWSTYLE} (it could not send {@code STARTTLS}). After the upgrade
+     * the server behaves as without TLS, except that a second {@code STARTTLS} is answered {@code
+     * NBD_REP_ERR_INVALID}.
+     */
+    REQUIRE
   }
 
   /** A server for {@code exports}; call {@link #listen} to start serving. */
@@ -94,14 +134,32 @@ public final class NbdServer implements Closeable {
   /**
    * Binds {@code address} and starts accepting connections on it: an {@link InetSocketAddress}
    * (port 0 picks a free port) or a {@link UnixDomainSocketAddress} (the socket file must not
-   * exist; {@link #close()} deletes it).
+   * exist; {@link #close()} deletes it). TLS as {@link Builder#tls} says.
    *
    * @return the bound address (with the chosen port)
    */
-  public synchronized SocketAddress listen(SocketAddress address) throws IOException {
+  public SocketAddress listen(SocketAddress address) throws IOException {
+    return listen(address, tlsMode);
+  }
+
+  /**
+   * {@link #listen(SocketAddress)} with the TLS mode of this address: a daemon may require TLS on
+   * TCP and leave its Unix socket, which file permissions guard, without (proto.md lets the mode
+   * depend on the connection, as long as it stays the same for the connection's lifetime).
+   *
+   * @throws IllegalStateException if {@code tlsMode} is not {@code OFF} and the server has no TLS
+   *     context ({@link Builder#tls})
+   */
+  public synchronized SocketAddress listen(SocketAddress address, TlsMode tlsMode)
+      throws IOException {
     Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(tlsMode, "tlsMode");
     if (closed) {
       throw new IllegalStateException("NBD server is closed");
+    }
+    if (tlsMode != TlsMode.OFF && tlsContext == null) {
+      throw new IllegalStateException(
+          "TLS " + tlsMode + " on " + address + " without a TLS context (Builder.tls)");
     }
     ServerSocketChannel ssc;
     Path socketFile = null;
@@ -119,10 +177,10 @@ public final class NbdServer implements Closeable {
       throw new IOException("NBD server: cannot listen on " + address + ": " + e.getMessage(), e);
     }
     SocketAddress bound = ssc.getLocalAddress();
-    Listener l = new Listener(ssc, bound, socketFile);
+    Listener l = new Listener(ssc, bound, socketFile, tlsMode);
     listeners.add(l);
     l.thread.start();
-    LOG.log(System.Logger.Level.INFO, "NBD server listening on {0}", bound);
+    LOG.log(System.Logger.Level.INFO, "NBD server listening on {0}, TLS {1}", bound, tlsMode);
     return bound;
   }
 
@@ -146,6 +204,15 @@ public final class NbdServer implements Closeable {
 
   boolean forceReadOnly() {
     return readOnly;
+  }
+
+  /** A server-side engine for one connection's TLS session; only with a TLS context. */
+  SSLEngine newTlsEngine() {
+    SSLEngine e = tlsContext.createSSLEngine();
+    e.setUseClientMode(false);
+    e.setNeedClientAuth(needClientAuth);
+    e.setEnabledProtocols(NbdTls.protocols(e));
+    return e;
   }
 
   boolean isClosed() {
@@ -229,12 +296,14 @@ public final class NbdServer implements Closeable {
     final ServerSocketChannel channel;
     final SocketAddress address;
     final Path socketFile;
+    final TlsMode tlsMode;
     final Thread thread;
 
-    Listener(ServerSocketChannel channel, SocketAddress address, Path socketFile) {
+    Listener(ServerSocketChannel channel, SocketAddress address, Path socketFile, TlsMode tlsMode) {
       this.channel = channel;
       this.address = address;
       this.socketFile = socketFile;
+      this.tlsMode = tlsMode;
       this.thread = new Thread(this, "jdm-nbd-accept-" + address);
       thread.setDaemon(true);
     }
@@ -281,7 +350,7 @@ public final class NbdServer implements Closeable {
           LOG.log(System.Logger.Level.DEBUG, "TCP_NODELAY not set", e);
         }
         NbdServerConnection c =
-            new NbdServerConnection(NbdServer.this, ch, connectionIds.incrementAndGet());
+            new NbdServerConnection(NbdServer.this, ch, connectionIds.incrementAndGet(), tlsMode);
         connections.add(c);
         if (closed) {
           // close() may have taken its snapshot of the connections before this one was added
@@ -310,6 +379,9 @@ public final class NbdServer implements Closeable {
     private int maxConnections = 256;
     private Duration handshakeTimeout;
     private io.jdm.core.Clock clock;
+    private SSLContext tlsContext;
+    private TlsMode tlsMode = TlsMode.OFF;
+    private boolean needClientAuth;
 
     private Builder(NbdExports exports) {
       this.exports = Objects.requireNonNull(exports, "exports");
@@ -357,7 +429,43 @@ public final class NbdServer implements Closeable {
       return this;
     }
 
+    /**
+     * Offers TLS ({@code NBD_OPT_STARTTLS}) with {@code context}'s certificate and trust ({@link
+     * NbdTls#serverContext(Path)} reads them from PEM files), as {@code mode} says on the addresses
+     * of {@link NbdServer#listen(SocketAddress)}; {@link NbdServer#listen(SocketAddress, TlsMode)}
+     * chooses per address. Default: no context, {@link TlsMode#OFF}. {@code context} may be {@code
+     * null} only with {@code OFF}.
+     */
+    public Builder tls(SSLContext context, TlsMode mode) {
+      Objects.requireNonNull(mode, "mode");
+      if (mode != TlsMode.OFF) {
+        Objects.requireNonNull(context, "context (TLS mode " + mode + ")");
+      }
+      this.tlsContext = context;
+      this.tlsMode = mode;
+      return this;
+    }
+
+    /**
+     * Requires a client certificate that the TLS context trusts (its CA certificates: {@code
+     * ca-cert.pem} for {@link NbdTls#serverContext(Path)}); a client without one fails the TLS
+     * handshake and is disconnected. Default: no client certificate is asked for. Only with a TLS
+     * context; it applies to TLS sessions, so on an address whose mode is {@link TlsMode#ON} a
+     * plaintext client is not asked for anything: authentication needs {@link TlsMode#REQUIRE}.
+     */
+    public Builder needClientAuth(boolean need) {
+      this.needClientAuth = need;
+      return this;
+    }
+
+    /**
+     * @throws IllegalStateException if client certificates are required without TLS
+     */
     public NbdServer build() {
+      if (needClientAuth && tlsContext == null) {
+        throw new IllegalStateException(
+            "needClientAuth(true) without TLS: call tls(context, mode) as well");
+      }
       return new NbdServer(this);
     }
   }

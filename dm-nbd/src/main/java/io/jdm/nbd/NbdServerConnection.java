@@ -9,14 +9,17 @@ import io.jdm.core.Workqueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
 
 /**
  * One client of an {@link NbdServer}: negotiation, then the transmission phase. The thread model is
- * described on {@link NbdServer}.
+ * described on {@link NbdServer}. After {@code NBD_OPT_STARTTLS}, {@link #in}, {@link #out} and the
+ * {@link #outbox} go through a {@link TlsChannel} instead of the socket.
  */
 final class NbdServerConnection implements Runnable {
   private static final System.Logger LOG = System.getLogger(NbdServerConnection.class.getName());
@@ -49,6 +52,13 @@ final class NbdServerConnection implements Runnable {
   private final Thread thread;
   private final ChannelInput in;
   private final String peer;
+  private final NbdServer.TlsMode tlsMode; // of the address the client connected to
+
+  /** Where negotiation replies go: the socket, or the TLS session once there is one. */
+  private GatheringByteChannel out;
+
+  /** The TLS session, or {@code null}. */
+  private TlsChannel tls;
 
   // negotiation state
   private boolean noZeroes;
@@ -87,11 +97,13 @@ final class NbdServerConnection implements Runnable {
 
   private final Outbox outbox;
 
-  NbdServerConnection(NbdServer server, SocketChannel ch, long id) {
+  NbdServerConnection(NbdServer server, SocketChannel ch, long id, NbdServer.TlsMode tlsMode) {
     this.server = server;
+    this.tlsMode = tlsMode;
     this.ch = ch;
     this.id = id;
     this.in = new ChannelInput(ch, 128 * 1024);
+    this.out = ch;
     String p;
     try {
       p = String.valueOf(ch.getRemoteAddress());
@@ -114,6 +126,7 @@ final class NbdServerConnection implements Runnable {
         + id
         + " ("
         + peer
+        + (tls == null ? "" : ", TLS")
         + (exportName == null ? "" : ", export '" + exportName + "'")
         + ")";
   }
@@ -191,7 +204,7 @@ final class NbdServerConnection implements Runnable {
     ByteBuffer hello = ByteBuffer.allocate(18);
     hello.putLong(Nbd.INIT_PASSWD).putLong(Nbd.IHAVEOPT);
     hello.putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
-    ChannelInput.writeFully(ch, hello.flip());
+    ChannelInput.writeFully(out, hello.flip());
     int clientFlags = in.readInt();
     if ((clientFlags & ~SUPPORTED_CLIENT_FLAGS) != 0) {
       throw new NbdProtocolException(
@@ -201,6 +214,14 @@ final class NbdServerConnection implements Runnable {
               + " connection)");
     }
     noZeroes = (clientFlags & Nbd.FLAG_C_NO_ZEROES) != 0;
+    boolean fixed = (clientFlags & Nbd.FLAG_C_FIXED_NEWSTYLE) != 0;
+    // proto.md: NOTLS unless both sides speak fixed newstyle
+    NbdServer.TlsMode mode = fixed ? tlsMode : NbdServer.TlsMode.OFF;
+    if (!fixed && tlsMode == NbdServer.TlsMode.REQUIRE) {
+      throw new NbdProtocolException(
+          "client without NBD_FLAG_C_FIXED_NEWSTYLE, which NBD_OPT_STARTTLS needs, on a server"
+              + " that requires TLS");
+    }
     while (true) {
       long magic = in.readLong();
       if (magic != Nbd.IHAVEOPT) {
@@ -227,6 +248,21 @@ final class NbdServerConnection implements Runnable {
           throw new NbdProtocolException("NBD_OPT_EXPORT_NAME while the server is shutting down");
         }
         optionReply(option, Nbd.REP_ERR_SHUTDOWN, "the server is shutting down");
+        continue;
+      }
+      if (mode == NbdServer.TlsMode.REQUIRE
+          && tls == null
+          && option != Nbd.OPT_STARTTLS
+          && option != Nbd.OPT_ABORT) {
+        if (option == Nbd.OPT_EXPORT_NAME) {
+          throw new NbdProtocolException(
+              "NBD_OPT_EXPORT_NAME without TLS on a server that requires it (proto.md, FORCEDTLS:"
+                  + " the server must end the session)");
+        }
+        optionReply(
+            option,
+            Nbd.REP_ERR_TLS_REQD,
+            "this server requires TLS: send NBD_OPT_STARTTLS before " + Nbd.optionName(option));
         continue;
       }
       switch (option) {
@@ -258,11 +294,47 @@ final class NbdServerConnection implements Runnable {
             optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
           }
           break;
+        case Nbd.OPT_STARTTLS:
+          if (mode == NbdServer.TlsMode.OFF) {
+            optionReply(option, Nbd.REP_ERR_UNSUP, "NBD_OPT_STARTTLS: this server has no TLS");
+          } else if (data.hasRemaining()) {
+            optionReply(option, Nbd.REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+          } else if (tls != null) {
+            optionReply(option, Nbd.REP_ERR_INVALID, "NBD_OPT_STARTTLS: TLS is already running");
+          } else {
+            startTls();
+          }
+          break;
         default:
           optionReply(
               option, Nbd.REP_ERR_UNSUP, Nbd.optionName(option) + " is not supported by jdm");
       }
     }
+  }
+
+  /** Acknowledges {@code NBD_OPT_STARTTLS} and runs the handshake; later bytes go through TLS. */
+  private void startTls() throws IOException {
+    optionReply(Nbd.OPT_STARTTLS, Nbd.REP_ACK, (ByteBuffer) null);
+    if (in.buffer().hasRemaining()) {
+      // sent before the ACK, so not part of the handshake; taking them as bytes of the TLS
+      // session would let whoever injected them into the plaintext stream speak inside it
+      throw new NbdProtocolException(
+          in.buffer().remaining()
+              + " bytes sent after NBD_OPT_STARTTLS before its reply (proto.md: the client waits"
+              + " for the reply, then starts the TLS handshake)");
+    }
+    TlsChannel t;
+    try {
+      t = TlsChannel.handshake(ch, server.newTlsEngine(), where());
+    } catch (SSLException e) {
+      throw new NbdProtocolException("TLS handshake failed: " + e.getMessage(), e);
+    }
+    tls = t;
+    in.switchTo(t);
+    out = t;
+    outbox.switchTo(t);
+    structured = false; // proto.md: no negotiation state survives NBD_OPT_STARTTLS
+    LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", where(), t.describe());
   }
 
   private void list(ByteBuffer data) throws IOException {
@@ -298,7 +370,7 @@ final class NbdServerConnection implements Runnable {
     ByteBuffer r = ByteBuffer.allocate(noZeroes ? 10 : 134);
     r.putLong(size).putShort((short) transmissionFlags());
     r.position(r.limit()).flip();
-    ChannelInput.writeFully(ch, r);
+    ChannelInput.writeFully(out, r);
     return true;
   }
 
@@ -462,11 +534,11 @@ final class NbdServerConnection implements Runnable {
     ByteBuffer h = ByteBuffer.allocate(20);
     h.putLong(Nbd.REPLY_MAGIC).putInt(option).putInt(type).putInt(n).flip();
     if (data == null) {
-      ChannelInput.writeFully(ch, h);
+      ChannelInput.writeFully(out, h);
     } else {
       ByteBuffer[] bufs = {h, data};
       while (data.hasRemaining()) {
-        ch.write(bufs);
+        out.write(bufs);
       }
     }
   }
@@ -932,6 +1004,14 @@ final class NbdServerConnection implements Runnable {
           Thread.currentThread().interrupt();
           break;
         }
+      }
+    }
+    if (tls != null && !outbox.isBroken() && ch.isOpen()) {
+      try {
+        tls.closeOutbound(); // proto.md: whoever ends a TLS session shuts TLS down first
+      } catch (IOException e) {
+        LOG.log(
+            System.Logger.Level.DEBUG, "{0}: no TLS close_notify: {1}", where(), e.getMessage());
       }
     }
     NbdServer.closeQuietly(ch);

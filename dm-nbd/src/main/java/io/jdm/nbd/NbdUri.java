@@ -12,23 +12,41 @@ import java.util.Objects;
 
 /**
  * An NBD URI as libnbd spells it ({@code nbd_connect_uri}, the NBD URI standard in {@code
- * doc/uri.md} of NetworkBlockDevice/nbd), for the two transports jdm supports:
+ * doc/uri.md} of NetworkBlockDevice/nbd), for the two transports jdm supports, each in the clear or
+ * with TLS:
  *
  * <ul>
  *   <li>{@code nbd://HOST[:PORT][/EXPORT]}: TCP, port 10809 by default;
- *   <li>{@code nbd+unix:///[EXPORT]?socket=PATH}: a Unix-domain socket.
+ *   <li>{@code nbd+unix:///[EXPORT]?socket=PATH}: a Unix-domain socket;
+ *   <li>{@code nbds://...} and {@code nbds+unix://...}: the same with TLS, which the connection
+ *       then requires ({@code NBD_OPT_STARTTLS} before anything else).
  * </ul>
  *
  * <p>The export name is the path without its leading {@code /}, percent-decoded; an empty name is
- * the server's default export. TLS ({@code nbds}) and vsock are not supported and are rejected with
- * a message saying so.
+ * the server's default export. TLS query parameters: {@code tls-certificates=DIR} (libnbd's: a
+ * folder with {@code ca-cert.pem} and, optionally, {@code client-cert.pem} and {@code
+ * client-key.pem}, read by {@link NbdTls}; without it the JDK's default trust store is used and no
+ * client certificate is sent) and {@code tls-hostname=NAME} (the name the server's certificate must
+ * carry; by default the TCP host, and for a Unix socket none is checked, only the chain). {@code
+ * tls-verify-peer=1} and {@code tls-type=x509} are accepted as the defaults they are; not verifying
+ * the server, PSK and other parameters are refused. vsock is not supported.
  *
  * @param host TCP host, {@code null} for a Unix socket
  * @param port TCP port
  * @param socket Unix socket path, {@code null} for TCP
  * @param export export name ({@code ""} for the default export)
+ * @param tls the connection must use TLS ({@code nbds}, {@code nbds+unix})
+ * @param tlsCertificates {@code tls-certificates}, or {@code null}; only with {@code tls}
+ * @param tlsHostname {@code tls-hostname}, or {@code null}; only with {@code tls}
  */
-public record NbdUri(String host, int port, Path socket, String export) {
+public record NbdUri(
+    String host,
+    int port,
+    Path socket,
+    String export,
+    boolean tls,
+    Path tlsCertificates,
+    String tlsHostname) {
 
   public NbdUri {
     Objects.requireNonNull(export, "export");
@@ -38,6 +56,22 @@ public record NbdUri(String host, int port, Path socket, String export) {
     if (host != null && (port <= 0 || port > 65535)) {
       throw new IllegalArgumentException("port " + port + " (expected: 1..65535)");
     }
+    if (!tls && (tlsCertificates != null || tlsHostname != null)) {
+      throw new IllegalArgumentException("TLS certificates or host name without TLS");
+    }
+  }
+
+  /** A URI without TLS. */
+  public NbdUri(String host, int port, Path socket, String export) {
+    this(host, port, socket, export, false, null, null);
+  }
+
+  /**
+   * This URI with TLS required ({@code nbds}), the client credentials in {@code certificates}
+   * ({@code null}: the JDK's default trust store, no client certificate).
+   */
+  public NbdUri withTls(Path certificates) {
+    return new NbdUri(host, port, socket, export, true, certificates, tlsHostname);
   }
 
   /** {@code nbd://host:port/export}. */
@@ -75,7 +109,10 @@ public record NbdUri(String host, int port, Path socket, String export) {
       throw bad(uri, "no scheme (expected nbd:// or nbd+unix://)");
     }
     String export = exportOf(uri, u);
+    boolean tls = scheme.startsWith("nbds");
     String socket = null;
+    Path tlsCertificates = null;
+    String tlsHostname = null;
     String query = u.getRawQuery();
     if (query != null && !query.isEmpty()) {
       for (String param : query.split("&")) {
@@ -88,16 +125,37 @@ public record NbdUri(String host, int port, Path socket, String export) {
                     param.substring(eq + 1).replace("+", "%2B"), StandardCharsets.UTF_8);
         if (key.equals("socket")) {
           socket = value;
+        } else if (key.startsWith("tls") && !tls) {
+          throw bad(uri, "TLS parameter '" + key + "' belongs to nbds:// and nbds+unix:// URIs");
+        } else if (key.equals("tls-certificates")) {
+          tlsCertificates = Path.of(value);
+        } else if (key.equals("tls-hostname")) {
+          tlsHostname = value;
+        } else if (key.equals("tls-verify-peer")) {
+          if (!value.equals("1") && !value.equals("true")) {
+            throw bad(uri, "tls-verify-peer=" + value + ": jdm always verifies the server");
+          }
+        } else if (key.equals("tls-type")) {
+          if (!value.equals("x509")) {
+            throw bad(
+                uri, "tls-type=" + value + ": only x509 (the JDK has no TLS-PSK cipher suites)");
+          }
         } else if (key.startsWith("tls")) {
           throw bad(
-              uri, "TLS parameter '" + key + "' is not supported (jdm speaks NBD without TLS)");
+              uri,
+              "TLS parameter '"
+                  + key
+                  + "' is not supported (jdm knows: tls-certificates, tls-hostname,"
+                  + " tls-verify-peer=1, tls-type=x509)");
         } else {
-          throw bad(uri, "unknown query parameter '" + key + "' (jdm knows: socket)");
+          throw bad(uri, "unknown query parameter '" + key + "' (jdm knows: socket, tls-*)");
         }
       }
     }
+    NbdUri plain;
     switch (scheme) {
       case "nbd":
+      case "nbds":
         {
           if (socket != null) {
             throw bad(uri, "socket= belongs to nbd+unix:// URIs");
@@ -110,25 +168,29 @@ public record NbdUri(String host, int port, Path socket, String export) {
             host = host.substring(1, host.length() - 1);
           }
           int port = u.getPort() < 0 ? Nbd.DEFAULT_PORT : u.getPort();
-          return tcp(host, port, export);
+          plain = tcp(host, port, export);
+          break;
         }
       case "nbd+unix":
+      case "nbds+unix":
         if (u.getRawAuthority() != null && !u.getRawAuthority().isEmpty()) {
           throw bad(uri, "a host is not allowed (expected nbd+unix:///EXPORT?socket=PATH)");
         }
         if (socket == null || socket.isEmpty()) {
           throw bad(uri, "no socket= parameter (expected nbd+unix:///EXPORT?socket=PATH)");
         }
-        return unix(Path.of(socket), export);
-      case "nbds":
-      case "nbds+unix":
-      case "nbds+vsock":
-        throw bad(uri, "TLS (" + scheme + ") is not supported");
+        plain = unix(Path.of(socket), export);
+        break;
       case "nbd+vsock":
+      case "nbds+vsock":
         throw bad(uri, "vsock is not supported");
       default:
-        throw bad(uri, "scheme '" + scheme + "' (expected nbd or nbd+unix)");
+        throw bad(uri, "scheme '" + scheme + "' (expected nbd, nbd+unix, nbds or nbds+unix)");
     }
+    return tls
+        ? new NbdUri(
+            plain.host, plain.port, plain.socket, export, true, tlsCertificates, tlsHostname)
+        : plain;
   }
 
   private static String exportOf(String uri, URI u) {
@@ -155,11 +217,23 @@ public record NbdUri(String host, int port, Path socket, String export) {
   @Override
   public String toString() {
     String e = encodePath(export);
+    StringBuilder q = new StringBuilder();
     if (socket != null) {
-      return "nbd+unix:///" + e + "?socket=" + encodeQuery(socket.toString());
+      q.append("&socket=").append(encodeQuery(socket.toString()));
+    }
+    if (tlsCertificates != null) {
+      q.append("&tls-certificates=").append(encodeQuery(tlsCertificates.toString()));
+    }
+    if (tlsHostname != null) {
+      q.append("&tls-hostname=").append(encodeQuery(tlsHostname));
+    }
+    String query = q.length() == 0 ? "" : "?" + q.substring(1);
+    String scheme = tls ? "nbds" : "nbd";
+    if (socket != null) {
+      return scheme + "+unix:///" + e + query;
     }
     String h = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
-    return "nbd://" + h + (port == Nbd.DEFAULT_PORT ? "" : ":" + port) + "/" + e;
+    return scheme + "://" + h + (port == Nbd.DEFAULT_PORT ? "" : ":" + port) + "/" + e + query;
   }
 
   private static String encodePath(String s) {

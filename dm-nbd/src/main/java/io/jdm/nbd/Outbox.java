@@ -21,7 +21,7 @@ final class Outbox {
   private static final System.Logger LOG = System.getLogger(Outbox.class.getName());
   private static final int MAX_GATHER = 64;
 
-  private final GatheringByteChannel ch;
+  private volatile GatheringByteChannel ch;
   private final String where;
   private final ConcurrentLinkedQueue<ByteBuffer[]> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger writing = new AtomicInteger();
@@ -36,6 +36,17 @@ final class Outbox {
     this.ch = ch;
     this.where = where;
     this.pool = pool;
+  }
+
+  /**
+   * Writes to {@code ch} from now on (a TLS session over the same socket, after {@code
+   * NBD_OPT_STARTTLS}); only while no message is queued or being written.
+   */
+  void switchTo(GatheringByteChannel ch) {
+    if (!queue.isEmpty() || writing.get() != 0) {
+      throw new IllegalStateException(where + ": switching channels with messages queued");
+    }
+    this.ch = ch;
   }
 
   /** Queues a message (a header and an optional payload; {@code null} for none). */
@@ -107,8 +118,9 @@ final class Outbox {
       if (!broken) {
         try {
           ByteBuffer last = bufs[bufs.length - 1];
+          GatheringByteChannel c = ch;
           while (last.hasRemaining()) {
-            ch.write(bufs);
+            c.write(bufs);
           }
         } catch (IOException e) {
           failure = e;

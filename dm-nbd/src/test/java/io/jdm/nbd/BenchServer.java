@@ -8,7 +8,8 @@ import java.nio.file.Path;
 /**
  * The jdm side of {@code dm-nbd/bench.sh}: serves {@code bench}, a linear device over a direct
  * {@link MemoryBlockDevice}, on a Unix socket; prints {@code ready} once listening and stops when
- * its stdin closes. Arguments: socket path, size in MiB.
+ * its stdin closes. Arguments: socket path, size in MiB, and optionally a folder of TLS credentials
+ * ({@link NbdTls#serverContext(Path)}), which makes the server require TLS.
  */
 public final class BenchServer {
   private BenchServer() {}
@@ -22,7 +23,11 @@ public final class BenchServer {
             MemoryBlockDevice.builder("mem", sectors).direct(true).writeCache(true).build()) {
       dm.registerDevice("mem", mem);
       dm.create("bench", "0 " + sectors + " linear mem 0");
-      try (NbdServer server = NbdServer.create(dm)) {
+      NbdServer.Builder b = NbdServer.builder(NbdExports.of(dm));
+      if (args.length > 2) {
+        b.tls(NbdTls.serverContext(Path.of(args[2])), NbdServer.TlsMode.REQUIRE);
+      }
+      try (NbdServer server = b.build()) {
         server.listen(UnixDomainSocketAddress.of(socket));
         System.out.println("ready");
         System.out.flush();

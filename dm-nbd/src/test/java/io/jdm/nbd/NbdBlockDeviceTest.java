@@ -15,7 +15,7 @@ import java.util.List;
 /**
  * The conformance suite on {@link NbdBlockDevice} talking to jdm's own {@link NbdServer} over a
  * Unix socket, the server exporting a {@link MemoryBlockDevice}; {@link NbdBlockDeviceTcp4kTest}
- * runs it over TCP with 4 KiB logical blocks.
+ * runs it over TCP with 4 KiB logical blocks, {@link NbdBlockDeviceTlsTest} over TLS.
  */
 class NbdBlockDeviceTest extends BaseBlockDeviceTestCase {
   private final List<NbdServer> servers = new ArrayList<>();
@@ -37,7 +37,7 @@ class NbdBlockDeviceTest extends BaseBlockDeviceTestCase {
             .logicalBlockSize(blockSize())
             .writeCache(true)
             .build();
-    NbdServer server = NbdServer.create(NbdExports.of("disk", mem));
+    NbdServer server = server(NbdExports.of("disk", mem));
     servers.add(server);
     SocketAddress address;
     if (tcp()) {
@@ -47,6 +47,16 @@ class NbdBlockDeviceTest extends BaseBlockDeviceTestCase {
       dirs.add(dir);
       address = server.listen(UnixDomainSocketAddress.of(dir.resolve("s")));
     }
+    return connect(address);
+  }
+
+  /** The server of one device. */
+  protected NbdServer server(NbdExports exports) throws IOException {
+    return NbdServer.create(exports);
+  }
+
+  /** The client of the export "disk" at {@code address}. */
+  protected BlockDevice connect(SocketAddress address) throws IOException {
     return NbdBlockDevice.connect(address, "disk", false);
   }
 

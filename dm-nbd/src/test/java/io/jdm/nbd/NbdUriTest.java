@@ -28,6 +28,22 @@ class NbdUriTest {
   }
 
   @Test
+  void tlsUris() {
+    NbdUri t = NbdUri.parse("nbds://example.com/disk?tls-certificates=/etc/pki/jdm");
+    assertThat(t.tls()).isTrue();
+    assertThat(t.tlsCertificates()).isEqualTo(Path.of("/etc/pki/jdm"));
+    assertThat(t)
+        .isEqualTo(NbdUri.tcp("example.com", 10809, "disk").withTls(Path.of("/etc/pki/jdm")));
+    NbdUri u =
+        NbdUri.parse("nbds+unix:///vol?socket=/s&tls-hostname=server.example&tls-verify-peer=1");
+    assertThat(u.socket()).isEqualTo(Path.of("/s"));
+    assertThat(u.tlsHostname()).isEqualTo("server.example");
+    assertThat(u.tlsCertificates()).isNull();
+    assertThat(NbdUri.parse("nbds://h/?tls-type=x509").tls()).isTrue();
+    assertThat(NbdUri.parse("nbd://h/").tls()).isFalse();
+  }
+
+  @Test
   void canonicalTextParsesBackToTheSameUri() {
     for (String s :
         new String[] {
@@ -36,7 +52,10 @@ class NbdUriTest {
           "nbd://[::1]:7000/a%20b",
           "nbd+unix:///vol?socket=/run/jdm/nbd.sock",
           "nbd+unix://?socket=/tmp/s",
-          "nbd+unix:///x?socket=/tmp/a%2Bb"
+          "nbd+unix:///x?socket=/tmp/a%2Bb",
+          "nbds://h:1234/d?tls-certificates=/etc/pki/a%20b",
+          "nbds://h/d",
+          "nbds+unix:///vol?socket=/s&tls-certificates=/c&tls-hostname=h.example"
         }) {
       NbdUri u = NbdUri.parse(s);
       assertThat(NbdUri.parse(u.toString())).as(s).isEqualTo(u);
@@ -50,13 +69,19 @@ class NbdUriTest {
   void badUrisSayWhatIsWrong() {
     assertThatThrownBy(() -> NbdUri.parse("nbd+unix:///x"))
         .hasMessageContaining("no socket= parameter");
-    assertThatThrownBy(() -> NbdUri.parse("nbds://h/x")).hasMessageContaining("TLS");
+    assertThatThrownBy(() -> NbdUri.parse("nbds+vsock://2/x")).hasMessageContaining("vsock");
+    assertThatThrownBy(() -> NbdUri.parse("nbds://h/x?tls-verify-peer=0"))
+        .hasMessageContaining("always verifies");
+    assertThatThrownBy(() -> NbdUri.parse("nbds://h/x?tls-type=psk"))
+        .hasMessageContaining("TLS-PSK");
+    assertThatThrownBy(() -> NbdUri.parse("nbds://h/x?tls-psk-file=/k"))
+        .hasMessageContaining("TLS parameter 'tls-psk-file' is not supported");
     assertThatThrownBy(() -> NbdUri.parse("nbd+vsock://2/x")).hasMessageContaining("vsock");
     assertThatThrownBy(() -> NbdUri.parse("nbd:///x")).hasMessageContaining("no host");
     assertThatThrownBy(() -> NbdUri.parse("nbd://h/x?socket=/s"))
         .hasMessageContaining("socket= belongs to nbd+unix://");
     assertThatThrownBy(() -> NbdUri.parse("nbd://h/x?tls-certificates=/c"))
-        .hasMessageContaining("TLS parameter");
+        .hasMessageContaining("TLS parameter 'tls-certificates' belongs to nbds://");
     assertThatThrownBy(() -> NbdUri.parse("http://h/x")).hasMessageContaining("scheme 'http'");
     assertThat(new NbdDeviceResolver().key("/dev/sda")).isNull();
     assertThat(new NbdDeviceResolver().key("vg-lv")).isNull();

@@ -15,7 +15,8 @@ import java.nio.charset.StandardCharsets;
  */
 final class RawNbdClient implements AutoCloseable {
   final SocketChannel ch;
-  private final java.io.DataInputStream in;
+  private java.io.DataInputStream in;
+  private java.io.OutputStream tlsOut; // null until startTls
 
   /** Simple reply, or the last chunk of a structured one. */
   record Reply(int error, long cookie, int type, byte[] data, String message) {}
@@ -39,9 +40,39 @@ final class RawNbdClient implements AutoCloseable {
   }
 
   void send(ByteBuffer b) throws IOException {
+    if (tlsOut != null) {
+      byte[] a = new byte[b.remaining()];
+      b.get(a);
+      tlsOut.write(a);
+      tlsOut.flush();
+      return;
+    }
     while (b.hasRemaining()) {
       ch.write(b);
     }
+  }
+
+  /**
+   * Sends {@code NBD_OPT_STARTTLS}, expects {@code NBD_REP_ACK}, and runs the TLS handshake with
+   * the JDK's {@code SSLSocket} (not jdm's engine code), checking that the server's certificate
+   * names {@code localhost}. TCP only.
+   */
+  void startTls(javax.net.ssl.SSLContext context) throws IOException {
+    option(Nbd.OPT_STARTTLS, new byte[0]);
+    OptReply r = optReply();
+    assertThat(r.type())
+        .as("reply to NBD_OPT_STARTTLS: %s", new String(r.data(), StandardCharsets.UTF_8))
+        .isEqualTo(Nbd.REP_ACK);
+    var port = ((java.net.InetSocketAddress) ch.getRemoteAddress()).getPort();
+    var s =
+        (javax.net.ssl.SSLSocket)
+            context.getSocketFactory().createSocket(ch.socket(), "localhost", port, false);
+    var p = s.getSSLParameters();
+    p.setEndpointIdentificationAlgorithm("HTTPS");
+    s.setSSLParameters(p);
+    s.startHandshake();
+    in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+    tlsOut = s.getOutputStream();
   }
 
   void send(byte[] b) throws IOException {
