@@ -19,8 +19,10 @@ import java.util.List;
 final class Background {
   private Background() {}
 
-  static int start(
-      RuntimeDir dir, String listen, boolean allowRemote, PrintWriter out, PrintWriter err)
+  /**
+   * @param daemonArgs the daemon's options, passed on
+   */
+  static int start(RuntimeDir dir, List<String> daemonArgs, PrintWriter out, PrintWriter err)
       throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(
@@ -35,13 +37,7 @@ final class Background {
     cmd.add("--runtime-dir");
     cmd.add(dir.toString());
     cmd.add("--notify-ready");
-    if (listen != null) {
-      cmd.add("--listen");
-      cmd.add(listen);
-    }
-    if (allowRemote) {
-      cmd.add("--allow-remote");
-    }
+    cmd.addAll(daemonArgs);
     Process p =
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)

@@ -4,7 +4,9 @@ import io.jdm.core.Clock;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.Errno;
 import io.jdm.nbd.NbdDeviceResolver;
+import io.jdm.nbd.NbdExports;
 import io.jdm.nbd.NbdServer;
+import io.jdm.nbd.NbdTls;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
@@ -95,7 +97,11 @@ public final class Daemon implements AutoCloseable {
    * @param idleTimeout how long a control connection may sit with nothing to do (zero: for ever)
    * @param clock the device mapper's clock, which also times idle connections and NBD handshakes;
    *     {@code null} for a system clock of the device mapper's own
-   * @param trust whose connections are served (the daemon's user and root)
+   * @param trustedUser whose connections are served (besides root)
+   * @param tls a folder of qemu's {@code tls-creds-x509} layout ({@code server-cert.pem}, {@code
+   *     server-key.pem}, and {@code ca-cert.pem} to require client certificates signed by it): NBD
+   *     over TCP then requires TLS; {@code null} for none
+   * @param readOnlyExports names of devices exported read-only over NBD, whatever the device
    */
   public record Options(
       List<InetSocketAddress> listen,
@@ -105,10 +111,13 @@ public final class Daemon implements AutoCloseable {
       long requestMemory,
       Duration idleTimeout,
       Clock clock,
-      String trustedUser) {
+      String trustedUser,
+      Path tls,
+      Set<String> readOnlyExports) {
     /** Checks the values. */
     public Options {
       listen = List.copyOf(listen);
+      readOnlyExports = Set.copyOf(readOnlyExports);
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
       }
@@ -157,8 +166,25 @@ public final class Daemon implements AutoCloseable {
       private Duration idleTimeout = Duration.ofMinutes(10);
       private Clock clock; // null: the device mapper's own
       private String trustedUser = System.getProperty("user.name");
+      private Path tls;
+      private final Set<String> readOnlyExports = new java.util.HashSet<>();
 
       private Builder() {}
+
+      /**
+       * Requires TLS for NBD over TCP, with the credentials in {@code dir} (see {@link
+       * Options#tls()}).
+       */
+      public Builder tls(Path dir) {
+        this.tls = Objects.requireNonNull(dir, "dir");
+        return this;
+      }
+
+      /** Exports the device called {@code name} read-only over NBD. */
+      public Builder readOnlyExport(String name) {
+        readOnlyExports.add(Objects.requireNonNull(name, "name"));
+        return this;
+      }
 
       /** Also exports NBD on {@code address}. */
       public Builder listen(InetSocketAddress address) {
@@ -212,7 +238,9 @@ public final class Daemon implements AutoCloseable {
             requestMemory,
             idleTimeout,
             clock,
-            trustedUser);
+            trustedUser,
+            tls,
+            readOnlyExports);
       }
     }
   }
@@ -297,15 +325,21 @@ public final class Daemon implements AutoCloseable {
       }
       m = NbdDeviceResolver.install(dmb.build());
       // an idle or stuck client must not hold a connection (and its thread) for ever
-      n =
-          NbdServer.builder(io.jdm.nbd.NbdExports.of(m))
-              .handshakeTimeout(Duration.ofSeconds(30), m.clock())
-              .build();
+      Set<String> ro = options.readOnlyExports();
+      NbdServer.Builder nb =
+          NbdServer.builder(NbdExports.readOnly(NbdExports.of(m), ro::contains))
+              .handshakeTimeout(Duration.ofSeconds(30), m.clock());
+      if (options.tls() != null) {
+        nb.tls(NbdTls.serverContext(options.tls()), NbdServer.TlsMode.REQUIRE)
+            .needClientAuth(Files.exists(options.tls().resolve("ca-cert.pem")));
+      }
+      n = nb.build();
       List<SocketAddress> addrs = new ArrayList<>();
-      addrs.add(n.listen(UnixDomainSocketAddress.of(dir.nbdSocket())));
+      // nbd.sock is as private as the control socket: TLS is for TCP
+      addrs.add(n.listen(UnixDomainSocketAddress.of(dir.nbdSocket()), NbdServer.TlsMode.OFF));
       for (InetSocketAddress a : options.listen()) {
-        addrs.add(n.listen(a));
-        if (!a.getAddress().isLoopbackAddress()) {
+        addrs.add(n.listen(a)); // TLS required when --tls is given
+        if (!a.getAddress().isLoopbackAddress() && options.tls() == null) {
           LOG.log(
               System.Logger.Level.WARNING,
               "exporting every device over NBD on {0} without authentication or encryption:"

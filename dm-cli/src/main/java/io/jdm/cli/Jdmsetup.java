@@ -149,6 +149,19 @@ public final class Jdmsetup {
                       + " volumes included, is served read-write to whoever reaches it.")
           boolean allowRemote,
       @Option(
+              names = "--tls",
+              paramLabel = "DIR",
+              description =
+                  "Require TLS for NBD over TCP, with qemu's tls-creds-x509 files in DIR:"
+                      + " server-cert.pem, server-key.pem (PKCS#8), and ca-cert.pem to require"
+                      + " client certificates signed by it.")
+          Path tls,
+      @Option(
+              names = "--export-readonly",
+              paramLabel = "NAME",
+              description = "Export device NAME read-only over NBD (repeatable).")
+          List<String> readOnlyExports,
+      @Option(
               names = "--foreground",
               description = "Run in this process until stopped (the default).")
           boolean foreground,
@@ -165,6 +178,12 @@ public final class Jdmsetup {
       return call(Protocol.Request.of("shutdown").build(), null);
     }
     Daemon.Options.Builder ob = Daemon.Options.builder().allowRemote(allowRemote);
+    if (tls != null) {
+      ob.tls(tls.toAbsolutePath());
+    }
+    if (readOnlyExports != null) {
+      readOnlyExports.forEach(ob::readOnlyExport);
+    }
     if (listen != null) {
       ob.listen(parseHostPort(listen));
     }
@@ -176,7 +195,7 @@ public final class Jdmsetup {
       return 1;
     }
     for (InetSocketAddress a : options.listen()) {
-      if (!a.getAddress().isLoopbackAddress()) {
+      if (!a.getAddress().isLoopbackAddress() && tls == null) {
         err.println(
             "jdmsetup: WARNING: every device is exported over NBD on "
                 + Daemon.Options.hostPort(a)
@@ -184,7 +203,20 @@ public final class Jdmsetup {
       }
     }
     if (background && !foreground) {
-      return Background.start(dir, listen, allowRemote, out, err);
+      List<String> pass = new ArrayList<>();
+      if (listen != null) {
+        pass.addAll(List.of("--listen", listen));
+      }
+      if (allowRemote) {
+        pass.add("--allow-remote");
+      }
+      if (tls != null) {
+        pass.addAll(List.of("--tls", tls.toAbsolutePath().toString()));
+      }
+      if (readOnlyExports != null) {
+        readOnlyExports.forEach(n -> pass.addAll(List.of("--export-readonly", n)));
+      }
+      return Background.start(dir, pass, out, err);
     }
     if (!notifyReady) {
       oneLineConsole();

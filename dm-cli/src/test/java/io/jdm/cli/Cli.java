@@ -1,15 +1,14 @@
 package io.jdm.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jdm.testkit.ExternalTools;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,19 +67,7 @@ final class Cli {
 
   /** Skips (or, under {@code CI=true}, fails) unless {@code tool} is on the PATH. */
   static void require(String tool, String debianPackage) {
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String d : path.split(File.pathSeparator)) {
-        if (Files.isExecutable(Path.of(d, tool))) {
-          return;
-        }
-      }
-    }
-    String why = tool + " is not installed (Debian package " + debianPackage + ")";
-    if ("true".equals(System.getenv("CI"))) {
-      throw new AssertionError(why);
-    }
-    assumeTrue(false, why);
+    ExternalTools.require(tool, debianPackage);
   }
 
   /** Runs a process to completion (at most 60 s); stdout and stderr together. */

@@ -1,6 +1,7 @@
 package io.jdm.nbd;
 
 import io.jdm.core.BlockDevice;
+import io.jdm.testkit.TlsCertificates;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;

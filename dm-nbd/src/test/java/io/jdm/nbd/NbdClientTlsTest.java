@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.MappedDevice;
 import io.jdm.core.MemoryBlockDevice;
+import io.jdm.testkit.TlsCertificates;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

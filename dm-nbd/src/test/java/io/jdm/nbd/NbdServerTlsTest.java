@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.jdm.core.MemoryBlockDevice;
 import io.jdm.nbd.NbdServer.TlsMode;
 import io.jdm.testkit.ManualClock;
+import io.jdm.testkit.TlsCertificates;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.UnixDomainSocketAddress;

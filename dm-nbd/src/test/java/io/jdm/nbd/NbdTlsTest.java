@@ -3,6 +3,7 @@ package io.jdm.nbd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jdm.testkit.TlsCertificates;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,9 +1,8 @@
 package io.jdm.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
+import io.jdm.testkit.ExternalTools;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,19 +19,7 @@ final class Tools {
 
   /** Skips (or, under CI, fails) unless {@code tool} is on the PATH. */
   static void require(String tool, String debianPackage) {
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String dir : path.split(File.pathSeparator)) {
-        if (Files.isExecutable(Path.of(dir, tool))) {
-          return;
-        }
-      }
-    }
-    String why = tool + " is not installed (Debian package " + debianPackage + ")";
-    if ("true".equals(System.getenv("CI"))) {
-      throw new AssertionError(why);
-    }
-    assumeTrue(false, why);
+    ExternalTools.require(tool, debianPackage);
   }
 
   /** What a command printed (stdout and stderr together) and its exit code. */
@@ -40,20 +27,13 @@ final class Tools {
 
   /** Runs a command to completion (at most 60 s). */
   static Result run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    if (!p.waitFor(60, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError(String.join(" ", cmd) + ": did not finish in 60 s");
-    }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    ExternalTools.Result r = ExternalTools.run(cmd);
+    return new Result(r.exit(), r.output());
   }
 
   /** Runs a command and asserts it succeeded; returns its output. */
   static String ok(String... cmd) throws IOException, InterruptedException {
-    Result r = run(cmd);
-    assertThat(r.exit()).as("%s\n%s", String.join(" ", cmd), r.output()).isZero();
-    return r.output();
+    return ExternalTools.ok(cmd);
   }
 
   /** {@code ok(cmd)} with the arguments of a list. */

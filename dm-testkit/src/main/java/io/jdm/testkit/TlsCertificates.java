@@ -1,4 +1,4 @@
-package io.jdm.nbd;
+package io.jdm.testkit;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -6,7 +6,7 @@ import java.nio.file.Path;
 
 /**
  * Certificates made by {@code openssl} for the TLS tests, in the folders GnuTLS clients (qemu's
- * {@code tls-creds-x509}, libnbd's {@code tls-certificates=}) and {@link NbdTls} read:
+ * {@code tls-creds-x509}, libnbd's {@code tls-certificates=}) and jdm's {@code NbdTls} read:
  *
  * <ul>
  *   <li>{@link #server}: {@code ca-cert.pem}, {@code server-cert.pem} (for {@code localhost} and
@@ -20,7 +20,7 @@ import java.nio.file.Path;
  *
  * Keys are PKCS#8 ({@code BEGIN PRIVATE KEY}), as OpenSSL 3 writes them.
  */
-record TlsCertificates(Path root, Path server, Path client, Path rogue, Path anonymous) {
+public record TlsCertificates(Path root, Path server, Path client, Path rogue, Path anonymous) {
 
   private static final String CONFIG =
       String.join(
@@ -46,8 +46,9 @@ record TlsCertificates(Path root, Path server, Path client, Path rogue, Path ano
           "");
 
   /** Makes every certificate under {@code root} (about a second of openssl). */
-  static TlsCertificates create(Path root) throws IOException, InterruptedException {
-    Tools.require("openssl", "openssl");
+  public static TlsCertificates create(Path root) throws IOException, InterruptedException {
+    ExternalTools.require("openssl", "openssl");
+    Files.createDirectories(root);
     Path cnf = root.resolve("openssl.cnf");
     Files.writeString(cnf, CONFIG);
     ca(root, cnf, "ca", "/CN=jdm NBD test CA");
@@ -74,7 +75,7 @@ record TlsCertificates(Path root, Path server, Path client, Path rogue, Path ano
 
   private static void ca(Path root, Path cnf, String name, String subject)
       throws IOException, InterruptedException {
-    Tools.ok(
+    ExternalTools.ok(
         "openssl",
         "req",
         "-config",
@@ -102,7 +103,7 @@ record TlsCertificates(Path root, Path server, Path client, Path rogue, Path ano
       throws IOException, InterruptedException {
     String csr = root.resolve(name + ".csr").toString();
     if (key.equals("ec")) {
-      Tools.ok(
+      ExternalTools.ok(
           "openssl",
           "req",
           "-config",
@@ -120,7 +121,7 @@ record TlsCertificates(Path root, Path server, Path client, Path rogue, Path ano
           "-subj",
           subject);
     } else {
-      Tools.ok(
+      ExternalTools.ok(
           "openssl",
           "req",
           "-config",
@@ -136,7 +137,7 @@ record TlsCertificates(Path root, Path server, Path client, Path rogue, Path ano
           "-subj",
           subject);
     }
-    Tools.ok(
+    ExternalTools.ok(
         "openssl",
         "x509",
         "-req",
