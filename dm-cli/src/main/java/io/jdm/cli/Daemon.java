@@ -151,7 +151,7 @@ public final class Daemon implements AutoCloseable {
       return (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
-    /** The defaults: no TCP, 256 connections, 16 MiB lines, 64 MiB in all, 10 min idle. */
+    /** The defaults: no TCP, 256 connections, 16 MiB lines, 80 MiB in all, 10 min idle. */
     public static Builder builder() {
       return new Builder();
     }
@@ -162,7 +162,7 @@ public final class Daemon implements AutoCloseable {
       private boolean allowRemote;
       private int maxConnections = 256;
       private int maxRequestLine = Protocol.MAX_LINE;
-      private long requestMemory = 64L << 20;
+      private long requestMemory = 80L << 20; // four lines of the largest size at once
       private Duration idleTimeout = Duration.ofMinutes(10);
       private Clock clock; // null: the device mapper's own
       private String trustedUser = System.getProperty("user.name");
