@@ -159,4 +159,28 @@ class PbkdfTest {
             "LUKS1 keyslot 0: pbkdf2-sha256 (iterations 4294967295) did not finish within 200 ms");
     assertThat(Thread.currentThread().isInterrupted()).isFalse();
   }
+
+  /** The public entry point: a keyslot's derivation, its costs checked, with a time limit. */
+  @Test
+  @Timeout(60)
+  void publicDeriveChecksTheCostsAndHonoursTheLimit() throws Exception {
+    byte[] salt = new byte[32];
+    assertThat(Pbkdf.pbkdf2("sha256", 1000).derive(ascii("p"), salt, 32, Duration.ofSeconds(30)))
+        .isEqualTo(bc("sha256", ascii("p"), salt, 1000, 32));
+    assertThat(Pbkdf.argon2i(4, 64, 2).derive(ascii("p"), salt, 32, null))
+        .isEqualTo(
+            Argon2.derive(
+                Argon2.Type.ARGON2I, 4, 64, 2, ascii("p"), salt, 32, KdfLimit.none(), "test"));
+    assertThatThrownBy(
+            () -> Pbkdf.argon2id(4, 8L << 20, 4).derive(ascii("p"), salt, 32, Duration.ZERO))
+        .isInstanceOf(LuksException.class)
+        .hasMessageStartingWith("key derivation: argon2id memory cost 8388608 KiB is unreasonable");
+    assertThatThrownBy(
+            () ->
+                Pbkdf.argon2id(Integer.MAX_VALUE, 32, 4)
+                    .derive(ascii("p"), salt, 32, Duration.ofMillis(200)))
+        .isInstanceOf(LuksException.class)
+        .hasMessage(
+            "argon2id (time 2147483647, memory 32 KiB, 4 threads) did not finish within 200 ms");
+  }
 }
