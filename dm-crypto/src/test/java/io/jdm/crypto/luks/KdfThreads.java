@@ -28,6 +28,15 @@ final class KdfThreads {
 
   /** Runs {@code call}, interrupts it while it derives, and waits for it to end. */
   static Outcome interruptWhileDeriving(Call call) throws InterruptedException {
+    return interruptWhileDeriving(null, call);
+  }
+
+  /**
+   * Runs {@code call}, interrupts it while it derives keys inside a method of this package named
+   * {@code within} (such as {@code makeKeyslot}: not the quick unlock before it), and waits for it
+   * to end.
+   */
+  static Outcome interruptWhileDeriving(String within, Call call) throws InterruptedException {
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     AtomicBoolean flag = new AtomicBoolean();
     Thread t =
@@ -42,7 +51,7 @@ final class KdfThreads {
             },
             "kdf-test-caller");
     t.start();
-    while (t.isAlive() && !deriving(t)) {
+    while (t.isAlive() && !deriving(t, within)) {
       Thread.yield();
     }
     t.interrupt();
@@ -50,18 +59,20 @@ final class KdfThreads {
     return new Outcome(thrown.get(), flag.get());
   }
 
-  /** Whether {@code t} is inside a key derivation (or waiting for its Argon2 workers). */
-  static boolean deriving(Thread t) {
+  /**
+   * Whether {@code t} is inside a key derivation (or waiting for its Argon2 workers), called from a
+   * method named {@code within} of this package unless that is {@code null}.
+   */
+  static boolean deriving(Thread t, String within) {
+    boolean kdf = false;
+    boolean inside = within == null;
     for (StackTraceElement e : t.getStackTrace()) {
       String c = e.getClassName();
-      if (c.equals(Argon2.class.getName()) && e.getMethodName().startsWith("fill")) {
-        return true;
-      }
-      if (c.equals(Pbkdf2.class.getName())) {
-        return true;
-      }
+      kdf |= c.equals(Argon2.class.getName()) && e.getMethodName().startsWith("fill");
+      kdf |= c.equals(Pbkdf2.class.getName());
+      inside |= c.startsWith(Luks.class.getPackageName() + ".") && e.getMethodName().equals(within);
     }
-    return false;
+    return kdf && inside;
   }
 
   /** The names of the Argon2 worker threads alive now. */

@@ -162,7 +162,8 @@ class LuksKdfLimitTest {
     byte[] before = all(dev);
     LuksFormatOptions slow =
         LuksImages.small().pbkdf(Pbkdf.argon2id(Integer.MAX_VALUE, 32, 4)).build();
-    assertInterrupted(KdfThreads.interruptWhileDeriving(() -> Luks.format(dev, OTHER, slow)));
+    assertInterrupted(
+        KdfThreads.interruptWhileDeriving("makeKeyslot", () -> Luks.format(dev, OTHER, slow)));
     assertThat(all(dev)).isEqualTo(before);
     Luks.open(dev, PASS).close();
 
@@ -170,7 +171,8 @@ class LuksKdfLimitTest {
     byte[] before1 = all(one);
     LuksFormatOptions slow1 =
         LuksFormatOptions.builder().version(1).pbkdf(Pbkdf.pbkdf2("sha256", 0xFFFF_FFFFL)).build();
-    assertInterrupted(KdfThreads.interruptWhileDeriving(() -> Luks.format(one, OTHER, slow1)));
+    assertInterrupted(
+        KdfThreads.interruptWhileDeriving("makeKeyslot", () -> Luks.format(one, OTHER, slow1)));
     assertThat(all(one)).isEqualTo(before1);
     Luks.open(one, PASS).close();
   }
@@ -182,10 +184,12 @@ class LuksKdfLimitTest {
       Pbkdf kdf = Luks.version(dev) == 2 ? slow : Pbkdf.pbkdf2("sha256", 0xFFFF_FFFFL);
       byte[] before = all(dev);
       assertInterrupted(
-          KdfThreads.interruptWhileDeriving(() -> Luks.addKeyslot(dev, PASS, OTHER, kdf)));
+          KdfThreads.interruptWhileDeriving(
+              "makeKeyslot", () -> Luks.addKeyslot(dev, PASS, OTHER, kdf)));
       assertThat(all(dev)).as("addKeyslot").isEqualTo(before);
       assertInterrupted(
-          KdfThreads.interruptWhileDeriving(() -> Luks.changePassphrase(dev, PASS, OTHER, kdf)));
+          KdfThreads.interruptWhileDeriving(
+              "makeKeyslot", () -> Luks.changePassphrase(dev, PASS, OTHER, kdf)));
       assertThat(all(dev)).as("changePassphrase").isEqualTo(before);
     }
     MemoryBlockDevice dev = LuksImages.luks2();
