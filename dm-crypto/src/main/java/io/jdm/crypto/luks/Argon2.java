@@ -21,8 +21,11 @@ import org.bouncycastle.crypto.digests.Blake2bDigest;
  * is Bouncy Castle's BLAKE2b.
  *
  * <p>The lanes of each slice are filled in parallel on {@code min(parallel, availableProcessors)}
- * threads of a pool made for the derivation, and every thread of that pool has ended when {@link
- * #derive} returns or throws. With one thread the calling thread does all the work.
+ * threads of a pool made for the derivation: one task per thread takes the slice's lanes one at a
+ * time (as one task per lane would, without a future per lane when a hostile header asks for
+ * millions), and the calling thread waits for them before the next slice. Every thread of the pool
+ * has ended when {@link #derive} returns or throws. With one thread the calling thread does all the
+ * work.
  *
  * <p>Every thread that fills memory polls {@link KdfLimit#reached()} at the start of each segment
  * and every {@value #POLL_BLOCKS} blocks within it (a quarter of a millisecond or so); once it is
