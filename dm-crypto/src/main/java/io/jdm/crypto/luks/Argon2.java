@@ -12,6 +12,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 import org.bouncycastle.crypto.digests.Blake2bDigest;
 
 /**
@@ -31,8 +32,9 @@ import org.bouncycastle.crypto.digests.Blake2bDigest;
  * and every {@value #POLL_BLOCKS} blocks within it (a quarter of a millisecond or so); once it is
  * reached all lanes stop, the memory is wiped and {@link #derive} throws {@link KdfLimit#stopped}'s
  * exception: {@link java.io.InterruptedIOException} with the calling thread's interrupt flag set,
- * or a {@link LuksException} for the time limit. The memory (one {@code long[]} per lane, so 4 GiB
- * in one lane still fits an array) is wiped before {@link #derive} returns.
+ * or a {@link LuksException} for the time limit. The memory, one {@code long[]} per lane (so 4 GiB
+ * in one lane still fits an array) allocated by the thread that computes the lane's first blocks
+ * (so the pool shares the zeroing and page faults), is wiped before {@link #derive} returns.
  *
  * <p>Thread model: {@link #derive} is static and may be called from several threads at once; an
  * instance is one derivation, confined to the calling thread except for the segments its pool
@@ -80,7 +82,7 @@ final class Argon2 {
     this.segmentLength = segmentLength;
     this.laneLength = segmentLength * SYNC_POINTS;
     this.limit = limit;
-    this.memory = new long[lanes][laneLength * BLOCK_LONGS];
+    this.memory = new long[lanes][]; // each lane allocated (and first touched) by its thread
   }
 
   /**
@@ -161,13 +163,14 @@ final class Argon2 {
     Argon2 a = new Argon2(type, time, parallel, (int) segment, limit);
     byte[] h0 = a.h0(password, salt, secret, ad, memoryKiB, length);
     try {
-      a.firstBlocks(h0);
-      a.fill(threads, what);
+      a.fill(threads, h0, what);
       return a.finish(length);
     } finally {
       Arrays.fill(h0, (byte) 0);
       for (long[] lane : a.memory) {
-        Arrays.fill(lane, 0);
+        if (lane != null) {
+          Arrays.fill(lane, 0);
+        }
       }
     }
   }
@@ -256,29 +259,25 @@ final class Argon2 {
     Arrays.fill(v, (byte) 0);
   }
 
-  /** B[i][0] and B[i][1] of every lane. */
-  private void firstBlocks(byte[] h0) throws IOException {
-    byte[] block = new byte[BLOCK_BYTES];
-    byte[] j = new byte[4];
-    byte[] i = new byte[4];
-    try {
-      for (int lane = 0; lane < lanes; lane++) {
-        if (lane % POLL_BLOCKS == 0 && limit.reached()) {
-          cancelled = true;
-          return;
-        }
-        putLe32(i, lane);
-        for (int b = 0; b < 2; b++) {
-          putLe32(j, b);
-          hPrime(block, h0, j, i);
-          for (int k = 0; k < BLOCK_LONGS; k++) {
-            memory[lane][b * BLOCK_LONGS + k] = getLe64(block, 8 * k);
-          }
-        }
-      }
-    } finally {
-      Arrays.fill(block, (byte) 0);
+  /** Allocates lane {@code lane} and computes its B[i][0] and B[i][1]. */
+  private void firstBlocks(int lane, byte[] h0) {
+    if (poll()) {
+      return;
     }
+    long[] mem = new long[laneLength * BLOCK_LONGS];
+    memory[lane] = mem;
+    byte[] block = new byte[BLOCK_BYTES];
+    byte[] i = new byte[4];
+    byte[] j = new byte[4];
+    putLe32(i, lane);
+    for (int b = 0; b < 2; b++) {
+      putLe32(j, b);
+      hPrime(block, h0, j, i);
+      for (int k = 0; k < BLOCK_LONGS; k++) {
+        mem[b * BLOCK_LONGS + k] = getLe64(block, 8 * k);
+      }
+    }
+    Arrays.fill(block, (byte) 0);
   }
 
   private static void putLe32(byte[] b, int v) {
@@ -317,18 +316,51 @@ final class Argon2 {
     return out;
   }
 
-  /** All passes over all slices; throws the limit's exception if it stopped them. */
-  private void fill(int threads, String what) throws IOException {
-    if (threads == 1) {
+  /**
+   * The first blocks, then all passes over all slices, on {@code threads} threads (the calling
+   * thread alone if 1); throws the limit's exception if it stopped them.
+   */
+  private void fill(int threads, byte[] h0, String what) throws IOException {
+    List<Thread> started = Collections.synchronizedList(new ArrayList<>());
+    ExecutorService pool =
+        threads == 1
+            ? null
+            : new ThreadPoolExecutor(
+                threads,
+                threads,
+                0,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
+                r -> {
+                  Thread t = new Thread(r, "jdm-argon2-" + THREAD_IDS.incrementAndGet());
+                  t.setDaemon(true);
+                  started.add(t);
+                  return t;
+                });
+    boolean interrupted = false;
+    try {
+      interrupted = forEachLane(pool, threads, lane -> firstBlocks(lane, h0));
       for (long pass = 0; pass < time && !cancelled; pass++) {
         for (int slice = 0; slice < SYNC_POINTS && !cancelled; slice++) {
-          for (int lane = 0; lane < lanes && !cancelled; lane++) {
-            fillSegment(pass, slice, lane);
-          }
+          long p = pass;
+          int s = slice;
+          interrupted |= forEachLane(pool, threads, lane -> fillSegment(p, s, lane));
         }
       }
-    } else {
-      fillInParallel(threads);
+    } finally {
+      if (pool != null) {
+        pool.shutdownNow();
+        List<Thread> all;
+        synchronized (started) {
+          all = new ArrayList<>(started);
+        }
+        for (Thread t : all) {
+          interrupted |= joinUninterruptibly(t);
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (cancelled) {
       throw limit.stopped(what);
@@ -336,62 +368,34 @@ final class Argon2 {
   }
 
   /**
-   * {@link #fill} on {@code threads} pool threads: for each slice, {@code threads} tasks take the
-   * lanes one at a time, and the caller waits for them before the next slice.
+   * Runs {@code work} for every lane: {@code threads} tasks on {@code pool} take the lanes one at a
+   * time, and the caller waits for them; without a pool the caller does it all.
+   *
+   * @return whether the caller was interrupted while it waited (then the work is cancelled)
    */
-  private void fillInParallel(int threads) {
-    List<Thread> started = Collections.synchronizedList(new ArrayList<>());
-    ExecutorService pool =
-        new ThreadPoolExecutor(
-            threads,
-            threads,
-            0,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            r -> {
-              Thread t = new Thread(r, "jdm-argon2-" + THREAD_IDS.incrementAndGet());
-              t.setDaemon(true);
-              started.add(t);
-              return t;
-            });
-    boolean interrupted = false;
-    try {
-      List<Future<?>> tasks = new ArrayList<>(threads);
-      for (long pass = 0; pass < time && !cancelled; pass++) {
-        for (int slice = 0; slice < SYNC_POINTS && !cancelled; slice++) {
-          AtomicInteger next = new AtomicInteger();
-          long p = pass;
-          int s = slice;
-          tasks.clear();
-          for (int t = 0; t < threads; t++) {
-            tasks.add(
-                pool.submit(
-                    () -> {
-                      int lane = next.getAndIncrement();
-                      while (lane < lanes && !cancelled) {
-                        fillSegment(p, s, lane);
-                        lane = next.getAndIncrement();
-                      }
-                    }));
+  private boolean forEachLane(ExecutorService pool, int threads, IntConsumer work) {
+    AtomicInteger next = new AtomicInteger();
+    Runnable task =
+        () -> {
+          int lane = next.getAndIncrement();
+          while (lane < lanes && !cancelled) {
+            work.accept(lane);
+            lane = next.getAndIncrement();
           }
-          for (Future<?> f : tasks) {
-            interrupted |= await(f);
-          }
-        }
-      }
-    } finally {
-      pool.shutdownNow();
-      List<Thread> all;
-      synchronized (started) {
-        all = new ArrayList<>(started);
-      }
-      for (Thread t : all) {
-        interrupted |= joinUninterruptibly(t);
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+        };
+    if (pool == null) {
+      task.run();
+      return false;
     }
+    List<Future<?>> tasks = new ArrayList<>(threads);
+    for (int t = 0; t < threads; t++) {
+      tasks.add(pool.submit(task));
+    }
+    boolean interrupted = false;
+    for (Future<?> f : tasks) {
+      interrupted |= await(f);
+    }
+    return interrupted;
   }
 
   /** Waits for {@code f}; true if the caller was interrupted meanwhile (then cancels the rest). */
