@@ -5,11 +5,13 @@ import io.jdm.core.DeviceMapper;
 import io.jdm.core.FileBlockDevice;
 import io.jdm.core.MappedDevice;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
@@ -32,12 +34,23 @@ import java.util.Optional;
  *       names the header offset or JSON path, and the rule), keyslots that cannot be used (unknown
  *       KDF, unreasonable Argon2 memory, area outside the device);
  *   <li>{@link io.jdm.core.BlockIOException} and other {@link IOException}s for I/O failures;
+ *   <li>{@link InterruptedIOException} ({@code key derivation interrupted}) when the calling thread
+ *       is interrupted while a method derives keys (PBKDF2 or Argon2, which a hostile header can
+ *       make last years); the derivation stops within a millisecond or so, the interrupt flag stays
+ *       set, and nothing has been written: every method derives all it needs before its first
+ *       write;
+ *   <li>{@link LuksException} naming the keyslot, its key derivation and costs, and the limit
+ *       ({@code LUKS2 keyslot 0: argon2id (time 2147483647, memory 1048576 KiB, 4 threads) did not
+ *       finish within 30 s}) when a time limit given to {@link #open(BlockDevice, byte[], int,
+ *       Duration)} or {@link #activate(DeviceMapper, String, String, byte[], Duration)} passes;
  *   <li>{@link IllegalArgumentException} for bad options or keyslot numbers.
  * </ul>
  *
- * <p>Thread model: the static methods keep no state; two operations that change the same container
- * at once can lose each other's keyslot, as two cryptsetup processes without their lock would.
- * Header writes are not atomic against a crash beyond what LUKS2's two copies give.
+ * <p>Thread model: the static methods keep no state; Argon2 derives on up to {@code min(parallel,
+ * availableProcessors)} threads of its own, all ended when the method returns or throws. Two
+ * operations that change the same container at once can lose each other's keyslot, as two
+ * cryptsetup processes without their lock would. Header writes are not atomic against a crash
+ * beyond what LUKS2's two copies give.
  */
 public final class Luks {
   private Luks() {}
@@ -140,13 +153,39 @@ public final class Luks {
    */
   public static LuksVolume open(BlockDevice device, byte[] passphrase, int keyslot)
       throws IOException {
+    return open(device, passphrase, keyslot, (Duration) null);
+  }
+
+  /**
+   * Opens the container with keyslot {@code keyslot}, or any if it is negative, giving up once key
+   * derivation has taken {@code kdfTimeLimit}. The limit counts from the call and covers all of its
+   * key derivation: every keyslot tried, with its volume key digest check. A daemon that opens
+   * containers for clients should pass one, so that a header asking for years of PBKDF2 or Argon2
+   * work cannot hold a thread and a CPU; cryptsetup's own keyslots take about 2 s on the machine
+   * that wrote them.
+   *
+   * @param kdfTimeLimit the longest key derivation may take; {@code null} for no limit
+   * @throws LuksException once the limit is reached, naming the keyslot, its key derivation and
+   *     costs, and the limit: {@code LUKS2 keyslot 0: argon2id (time 2147483647, memory 1048576
+   *     KiB, 4 threads) did not finish within 30 s}; no later keyslot is tried
+   * @throws InterruptedIOException if the calling thread is interrupted; its flag stays set
+   * @throws IllegalArgumentException if {@code kdfTimeLimit} is negative
+   */
+  public static LuksVolume open(
+      BlockDevice device, byte[] passphrase, int keyslot, Duration kdfTimeLimit)
+      throws IOException {
+    return open(device, passphrase, keyslot, KdfLimit.start(kdfTimeLimit));
+  }
+
+  private static LuksVolume open(BlockDevice device, byte[] passphrase, int keyslot, KdfLimit limit)
+      throws IOException {
     Objects.requireNonNull(passphrase, "passphrase");
     Header h = read(device);
     checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
     Unlocked u =
         h.luks1 != null
-            ? h.luks1.unlock(device, passphrase, keyslot)
-            : h.luks2.unlock(device, passphrase, keyslot);
+            ? h.luks1.unlock(device, passphrase, keyslot, limit)
+            : h.luks2.unlock(device, passphrase, keyslot, limit);
     try {
       return h.luks1 != null ? h.luks1.volume(device, u) : h.luks2.volume(device, u);
     } catch (LuksException e) {
@@ -171,6 +210,25 @@ public final class Luks {
    */
   public static MappedDevice activate(
       DeviceMapper dm, String name, String devicePath, byte[] passphrase) throws IOException {
+    return activate(dm, name, devicePath, passphrase, null);
+  }
+
+  /**
+   * {@link #activate(DeviceMapper, String, String, byte[])}, giving up once key derivation has
+   * taken {@code kdfTimeLimit}, as {@link #open(BlockDevice, byte[], int, Duration)} does; nothing
+   * is created then.
+   *
+   * @param kdfTimeLimit the longest key derivation may take, counted from the call; {@code null}
+   *     for no limit
+   * @throws LuksException once the limit is reached, naming the keyslot, its key derivation and
+   *     costs, and the limit
+   * @throws InterruptedIOException if the calling thread is interrupted; its flag stays set
+   * @throws IllegalArgumentException if {@code kdfTimeLimit} is negative
+   */
+  public static MappedDevice activate(
+      DeviceMapper dm, String name, String devicePath, byte[] passphrase, Duration kdfTimeLimit)
+      throws IOException {
+    KdfLimit limit = KdfLimit.start(kdfTimeLimit);
     Objects.requireNonNull(devicePath, "devicePath");
     String mapped =
         devicePath.startsWith("/dev/mapper/")
@@ -178,10 +236,10 @@ public final class Luks {
             : devicePath;
     Optional<MappedDevice> m = dm.find(mapped);
     if (m.isPresent()) {
-      return activate(dm, name, m.get(), devicePath, passphrase);
+      return activate(dm, name, m.get(), devicePath, passphrase, limit);
     }
     try (FileBlockDevice f = FileBlockDevice.builder(Path.of(devicePath)).readOnly(true).open()) {
-      return activate(dm, name, f, devicePath, passphrase);
+      return activate(dm, name, f, devicePath, passphrase, limit);
     }
   }
 
@@ -192,9 +250,20 @@ public final class Luks {
   public static MappedDevice activate(
       DeviceMapper dm, String name, BlockDevice device, String devicePath, byte[] passphrase)
       throws IOException {
+    return activate(dm, name, device, devicePath, passphrase, KdfLimit.none());
+  }
+
+  private static MappedDevice activate(
+      DeviceMapper dm,
+      String name,
+      BlockDevice device,
+      String devicePath,
+      byte[] passphrase,
+      KdfLimit limit)
+      throws IOException {
     Objects.requireNonNull(dm, "dm");
     Objects.requireNonNull(name, "name");
-    try (LuksVolume v = open(device, passphrase)) {
+    try (LuksVolume v = open(device, passphrase, -1, limit)) {
       return v.activate(dm, name, devicePath);
     }
   }
@@ -215,9 +284,10 @@ public final class Luks {
     if (device.isReadOnly()) {
       throw new IllegalArgumentException("device " + device.name() + " is read-only");
     }
+    KdfLimit limit = KdfLimit.none();
     return options.version() == 1
-        ? Luks1.format(device, passphrase, options)
-        : Luks2.format(device, passphrase, options);
+        ? Luks1.format(device, passphrase, options, limit)
+        : Luks2.format(device, passphrase, options, limit);
   }
 
   /**
@@ -241,24 +311,25 @@ public final class Luks {
   public static int addKeyslot(
       BlockDevice device, byte[] passphrase, byte[] newPassphrase, Pbkdf pbkdf) throws IOException {
     Objects.requireNonNull(newPassphrase, "newPassphrase");
+    KdfLimit limit = KdfLimit.none();
     Header h = read(device);
     SecureRandom random = new SecureRandom();
     if (h.luks1 != null) {
       Luks1 l = h.luks1;
-      Unlocked u = l.unlock(device, passphrase, -1);
+      Unlocked u = l.unlock(device, passphrase, -1, limit);
       try {
         int slot = l.freeSlot();
         if (slot < 0) {
           throw new LuksException("All key slots full.");
         }
-        l.setKeyslot(device, slot, u.key(), newPassphrase, kdfLike(l, u, pbkdf), random);
+        l.setKeyslot(device, slot, u.key(), newPassphrase, kdfLike(l, u, pbkdf), random, limit);
         return slot;
       } finally {
         HeaderIo.wipe(u.key());
       }
     }
     Luks2 l = h.luks2;
-    Unlocked u = l.unlock(device, passphrase, -1);
+    Unlocked u = l.unlock(device, passphrase, -1, limit);
     try {
       Luks2.Keyslot old = l.keyslots.get(u.keyslot());
       int id = l.freeKeyslotId();
@@ -266,8 +337,8 @@ public final class Luks {
       if (id < 0 || area < 0) {
         throw new LuksException("No space for new keyslot.");
       }
-      var k = keyslotLike(device, area, u, newPassphrase, pbkdf, old, 1, random);
-      l.json.withObject("/keyslots").set(Integer.toString(id), k);
+      var k = keyslotLike(area, u, newPassphrase, pbkdf, old, 1, random, limit);
+      l.json.withObject("/keyslots").set(Integer.toString(id), k.writeArea(device));
       l.bindToDigest(id, l.digestOf(u.keyslot()));
       l.write(device);
       return id;
@@ -342,20 +413,22 @@ public final class Luks {
   public static int changePassphrase(
       BlockDevice device, byte[] passphrase, byte[] newPassphrase, Pbkdf pbkdf) throws IOException {
     Objects.requireNonNull(newPassphrase, "newPassphrase");
+    KdfLimit limit = KdfLimit.none();
     Header h = read(device);
     SecureRandom random = new SecureRandom();
     if (h.luks1 != null) {
       Luks1 l = h.luks1;
-      Unlocked u = l.unlock(device, passphrase, -1);
+      Unlocked u = l.unlock(device, passphrase, -1, limit);
       try {
-        l.setKeyslot(device, u.keyslot(), u.key(), newPassphrase, kdfLike(l, u, pbkdf), random);
+        l.setKeyslot(
+            device, u.keyslot(), u.key(), newPassphrase, kdfLike(l, u, pbkdf), random, limit);
         return u.keyslot();
       } finally {
         HeaderIo.wipe(u.key());
       }
     }
     Luks2 l = h.luks2;
-    Unlocked u = l.unlock(device, passphrase, -1);
+    Unlocked u = l.unlock(device, passphrase, -1, limit);
     try {
       Luks2.Keyslot old = l.keyslots.get(u.keyslot());
       long size = Luks2.areaSize(u.key().length);
@@ -367,8 +440,8 @@ public final class Luks {
       if (area < 0) {
         throw new LuksException("No space for new keyslot.");
       }
-      var k = keyslotLike(device, area, u, newPassphrase, pbkdf, old, old.priority(), random);
-      l.json.withObject("/keyslots").set(Integer.toString(old.id()), k);
+      var k = keyslotLike(area, u, newPassphrase, pbkdf, old, old.priority(), random, limit);
+      l.json.withObject("/keyslots").set(Integer.toString(old.id()), k.writeArea(device));
       l.write(device);
       if (!inPlace) {
         HeaderIo.wipe(
@@ -387,21 +460,20 @@ public final class Luks {
   }
 
   /**
-   * A new LUKS2 keyslot at {@code area} for {@code newPassphrase}, with the AF hash and area
-   * encryption of {@code old} and its key derivation unless {@code pbkdf} is given.
+   * A new LUKS2 keyslot at {@code area} for {@code newPassphrase}, not yet written, with the AF
+   * hash and area encryption of {@code old} and its key derivation unless {@code pbkdf} is given.
    */
-  private static com.fasterxml.jackson.databind.node.ObjectNode keyslotLike(
-      BlockDevice device,
+  private static Luks2.NewKeyslot keyslotLike(
       long area,
       Unlocked u,
       byte[] newPassphrase,
       Pbkdf pbkdf,
       Luks2.Keyslot old,
       int priority,
-      SecureRandom random)
+      SecureRandom random,
+      KdfLimit limit)
       throws IOException {
     return Luks2.makeKeyslot(
-        device,
         area,
         u.key(),
         newPassphrase,
@@ -409,6 +481,7 @@ public final class Luks {
         old.afHash(),
         old.areaEncryption(),
         priority,
-        random);
+        random,
+        limit);
   }
 }

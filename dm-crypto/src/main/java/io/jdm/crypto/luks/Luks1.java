@@ -217,7 +217,8 @@ final class Luks1 {
   }
 
   /** Tries {@code slot}; returns the volume key, or {@code null} if the passphrase is wrong. */
-  byte[] tryKeyslot(BlockDevice dev, int slot, byte[] passphrase) throws IOException {
+  byte[] tryKeyslot(BlockDevice dev, int slot, byte[] passphrase, KdfLimit limit)
+      throws IOException {
     Slot s = slots[slot];
     String where = slotWhere(slot);
     Pbkdf kdf = Pbkdf.pbkdf2(hashSpec, s.iterations);
@@ -229,7 +230,7 @@ final class Luks1 {
             s.keyMaterialOffset * 512,
             sectors * 512,
             where + " key material at sector " + s.keyMaterialOffset);
-    byte[] derived = kdf.derive(passphrase, s.salt, keyBytes);
+    byte[] derived = kdf.derive(passphrase, s.salt, keyBytes, limit, where);
     try {
       HeaderIo.cryptArea(cipher(), derived, material, false, where);
     } finally {
@@ -237,25 +238,34 @@ final class Luks1 {
     }
     byte[] vk = AfSplitter.merge(material, keyBytes, STRIPES, hashSpec);
     HeaderIo.wipe(material);
-    if (verify(vk)) {
+    boolean ok;
+    try {
+      ok = verify(vk, limit);
+    } catch (IOException | RuntimeException e) {
+      HeaderIo.wipe(vk);
+      throw e;
+    }
+    if (ok) {
       return vk;
     }
     HeaderIo.wipe(vk);
     return null;
   }
 
-  boolean verify(byte[] vk) {
-    byte[] d = Pbkdf.pbkdf2(hashSpec, mkDigestIter).derive(vk, mkDigestSalt, DIGEST_SIZE);
+  boolean verify(byte[] vk, KdfLimit limit) throws IOException {
+    byte[] d =
+        Pbkdf.pbkdf2(hashSpec, mkDigestIter)
+            .derive(vk, mkDigestSalt, DIGEST_SIZE, limit, "LUKS1 volume key digest");
     return HeaderIo.equal(d, mkDigest);
   }
 
-  /** Unlocks with any active keyslot ({@code slot < 0}) or the given one. */
-  Unlocked unlock(BlockDevice dev, byte[] passphrase, int slot) throws IOException {
+  /** Unlocks with any active keyslot ({@code slot < 0}) or the given one, within {@code limit}. */
+  Unlocked unlock(BlockDevice dev, byte[] passphrase, int slot, KdfLimit limit) throws IOException {
     for (int i = 0; i < SLOTS; i++) {
       if ((slot >= 0 && i != slot) || !slots[i].active) {
         continue;
       }
-      byte[] vk = tryKeyslot(dev, i, passphrase);
+      byte[] vk = tryKeyslot(dev, i, passphrase, limit);
       if (vk != null) {
         return new Unlocked(i, vk);
       }
@@ -289,11 +299,29 @@ final class Luks1 {
         u.key());
   }
 
-  /** Writes a new keyslot into {@code slot} for {@code vk}. */
+  /**
+   * Writes a new keyslot into {@code slot} for {@code vk}: derives first, so that an interrupted or
+   * failed derivation writes nothing.
+   */
   void setKeyslot(
-      BlockDevice dev, int slot, byte[] vk, byte[] passphrase, Pbkdf kdf, SecureRandom random)
+      BlockDevice dev,
+      int slot,
+      byte[] vk,
+      byte[] passphrase,
+      Pbkdf kdf,
+      SecureRandom random,
+      KdfLimit limit)
       throws IOException {
-    Slot s = slots[slot];
+    writeKeyslot(dev, slot, makeKeyslot(slot, vk, passphrase, kdf, random, limit));
+  }
+
+  /** A keyslot made but not written: its salt, costs and encrypted key material. */
+  record NewKeyslot(byte[] salt, long iterations, byte[] material) {}
+
+  /** Derives the key of a new keyslot {@code slot} for {@code vk} and encrypts its material. */
+  NewKeyslot makeKeyslot(
+      int slot, byte[] vk, byte[] passphrase, Pbkdf kdf, SecureRandom random, KdfLimit limit)
+      throws IOException {
     kdf.checkForNewKeyslot();
     if (kdf.isArgon2() || !kdf.hash().equalsIgnoreCase(hashSpec)) {
       throw new IllegalArgumentException(
@@ -301,7 +329,7 @@ final class Luks1 {
     }
     byte[] salt = new byte[SALT_SIZE];
     random.nextBytes(salt);
-    byte[] derived = kdf.derive(passphrase, salt, keyBytes);
+    byte[] derived = kdf.derive(passphrase, salt, keyBytes, limit, slotWhere(slot));
     int sectors = AfSplitter.splitSectors(keyBytes, STRIPES);
     byte[] material = new byte[sectors * 512];
     byte[] split = AfSplitter.split(vk, STRIPES, hashSpec, random);
@@ -312,12 +340,18 @@ final class Luks1 {
     } finally {
       HeaderIo.wipe(derived);
     }
-    HeaderIo.write(dev, s.keyMaterialOffset * 512, material, slotWhere(slot) + " key material");
+    return new NewKeyslot(salt, kdf.iterations(), material);
+  }
+
+  /** Writes {@code k}'s material, then the header with {@code slot} active. */
+  void writeKeyslot(BlockDevice dev, int slot, NewKeyslot k) throws IOException {
+    Slot s = slots[slot];
+    HeaderIo.write(dev, s.keyMaterialOffset * 512, k.material(), slotWhere(slot) + " key material");
     dev.flush();
     s.active = true;
     s.invalidState = 0;
-    s.iterations = kdf.iterations();
-    s.salt = salt;
+    s.iterations = k.iterations();
+    s.salt = k.salt();
     write(dev);
   }
 
@@ -354,7 +388,7 @@ final class Luks1 {
   // ---------------------------------------------------------------------------------------------
   // Format
 
-  static LuksVolume format(BlockDevice dev, byte[] passphrase, LuksFormatOptions o)
+  static LuksVolume format(BlockDevice dev, byte[] passphrase, LuksFormatOptions o, KdfLimit limit)
       throws IOException {
     SecureRandom random = o.random();
     Luks1 h = new Luks1();
@@ -411,10 +445,13 @@ final class Luks1 {
     try {
       random.nextBytes(h.mkDigestSalt);
       h.mkDigestIter = o.digestIterations();
-      h.mkDigest = Pbkdf.pbkdf2(h.hashSpec, h.mkDigestIter).derive(vk, h.mkDigestSalt, DIGEST_SIZE);
+      // all derivation before the first write: an interrupted format leaves the device as it was
+      h.mkDigest =
+          Pbkdf.pbkdf2(h.hashSpec, h.mkDigestIter)
+              .derive(vk, h.mkDigestSalt, DIGEST_SIZE, limit, "new LUKS1 volume key digest");
+      NewKeyslot k = h.makeKeyslot(0, vk, passphrase, o.pbkdf(), random, limit);
       HeaderIo.wipe(dev, 0, h.payloadOffset * 512, null, "LUKS1 header area");
-      h.write(dev);
-      h.setKeyslot(dev, 0, vk, passphrase, o.pbkdf(), random);
+      h.writeKeyslot(dev, 0, k);
       return h.volume(dev, new Unlocked(0, vk));
     } catch (IOException | RuntimeException e) {
       Arrays.fill(vk, (byte) 0); // nothing returned the key: wipe it

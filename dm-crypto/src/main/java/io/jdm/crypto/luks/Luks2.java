@@ -661,7 +661,8 @@ final class Luks2 {
    * @throws LuksException if the keyslot cannot be used at all (unknown KDF, hash or cipher,
    *     unreasonable costs, area outside the device)
    */
-  byte[] tryKeyslot(BlockDevice dev, Keyslot k, Digest d, byte[] passphrase) throws IOException {
+  byte[] tryKeyslot(BlockDevice dev, Keyslot k, Digest d, byte[] passphrase, KdfLimit limit)
+      throws IOException {
     String where = "LUKS2 keyslot " + k.id;
     if (k.kdf == null) {
       throw new LuksException(
@@ -722,7 +723,7 @@ final class Luks2 {
     int sectors = AfSplitter.splitSectors(k.keySize, STRIPES);
     byte[] material =
         HeaderIo.read(dev, k.areaOffset, sectors * 512, where + " area at " + k.areaOffset);
-    byte[] derived = k.kdf.derive(passphrase, k.kdfSalt, k.areaKeySize);
+    byte[] derived = k.kdf.derive(passphrase, k.kdfSalt, k.areaKeySize, limit, where);
     try {
       HeaderIo.cryptArea(k.areaEncryption, derived, material, false, where);
     } finally {
@@ -730,23 +731,33 @@ final class Luks2 {
     }
     byte[] vk = AfSplitter.merge(material, k.keySize, STRIPES, k.afHash);
     HeaderIo.wipe(material);
-    if (verify(d, vk)) {
+    boolean ok;
+    try {
+      ok = verify(d, vk, limit);
+    } catch (IOException | RuntimeException e) {
+      HeaderIo.wipe(vk);
+      throw e;
+    }
+    if (ok) {
       return vk;
     }
     HeaderIo.wipe(vk);
     return null;
   }
 
-  static boolean verify(Digest d, byte[] vk) {
-    byte[] c = Pbkdf.pbkdf2(d.hash, d.iterations).derive(vk, d.salt, d.digest.length);
+  static boolean verify(Digest d, byte[] vk, KdfLimit limit) throws IOException {
+    byte[] c =
+        Pbkdf.pbkdf2(d.hash, d.iterations)
+            .derive(vk, d.salt, d.digest.length, limit, "LUKS2 digest " + d.id);
     return HeaderIo.equal(c, d.digest);
   }
 
   /**
    * Unlocks the data segment with any keyslot ({@code slot < 0}: priority high first, then normal;
-   * priority 0 skipped, as cryptsetup) or the given one.
+   * priority 0 skipped, as cryptsetup) or the given one, within {@code limit}: reaching it ends the
+   * search, where a keyslot that cannot be used only moves it on to the next.
    */
-  Unlocked unlock(BlockDevice dev, byte[] passphrase, int slot) throws IOException {
+  Unlocked unlock(BlockDevice dev, byte[] passphrase, int slot, KdfLimit limit) throws IOException {
     Segment seg = segment();
     LuksException unusable = null;
     boolean tried = false;
@@ -761,7 +772,9 @@ final class Luks2 {
         }
         byte[] vk;
         try {
-          vk = tryKeyslot(dev, k, d, passphrase);
+          vk = tryKeyslot(dev, k, d, passphrase, limit);
+        } catch (KdfLimit.Expired e) {
+          throw e;
         } catch (LuksException e) {
           if (unusable == null) {
             unusable = e;
@@ -882,12 +895,22 @@ final class Luks2 {
     return HeaderIo.alignUp((long) AfSplitter.splitSectors(keySize, STRIPES) * 512, 4096);
   }
 
+  /** A keyslot made but not written: its area, encrypted key material and JSON. */
+  record NewKeyslot(long area, byte[] material, ObjectNode json) {
+    /** Writes the material to its area and returns the JSON (not yet in the header). */
+    ObjectNode writeArea(BlockDevice dev) throws IOException {
+      HeaderIo.write(dev, area, material, "LUKS2 keyslot area at " + area);
+      dev.flush();
+      return json;
+    }
+  }
+
   /**
-   * Encrypts {@code vk}'s AF material under {@code passphrase} into {@code area}, and returns the
-   * keyslot JSON (not yet in the header).
+   * Derives the key of a new keyslot at {@code area} for {@code passphrase} and encrypts {@code
+   * vk}'s AF material under it; writes nothing, so that an interrupted or failed derivation leaves
+   * the device as it was.
    */
-  static ObjectNode makeKeyslot(
-      BlockDevice dev,
+  static NewKeyslot makeKeyslot(
       long area,
       byte[] vk,
       byte[] passphrase,
@@ -895,13 +918,14 @@ final class Luks2 {
       String afHash,
       String encryption,
       int priority,
-      SecureRandom random)
+      SecureRandom random,
+      KdfLimit limit)
       throws IOException {
     kdf.checkForNewKeyslot();
     byte[] salt = new byte[SALT_SIZE];
     random.nextBytes(salt);
     int keySize = vk.length;
-    byte[] derived = kdf.derive(passphrase, salt, keySize);
+    byte[] derived = kdf.derive(passphrase, salt, keySize, limit, "new LUKS2 keyslot");
     byte[] material = new byte[AfSplitter.splitSectors(keySize, STRIPES) * 512];
     byte[] split = AfSplitter.split(vk, STRIPES, afHash, random);
     System.arraycopy(split, 0, material, 0, split.length);
@@ -911,8 +935,6 @@ final class Luks2 {
     } finally {
       HeaderIo.wipe(derived);
     }
-    HeaderIo.write(dev, area, material, "LUKS2 keyslot area at " + area);
-    dev.flush();
     JsonNodeFactory f = JsonNodeFactory.instance;
     ObjectNode k = f.objectNode();
     k.put("type", "luks2");
@@ -941,7 +963,7 @@ final class Luks2 {
     if (priority != 1) {
       k.put("priority", priority);
     }
-    return k;
+    return new NewKeyslot(area, material, k);
   }
 
   /** Adds {@code id} to the keyslots of digest {@code d}. */
@@ -972,7 +994,7 @@ final class Luks2 {
   // ---------------------------------------------------------------------------------------------
   // Format
 
-  static LuksVolume format(BlockDevice dev, byte[] passphrase, LuksFormatOptions o)
+  static LuksVolume format(BlockDevice dev, byte[] passphrase, LuksFormatOptions o, KdfLimit limit)
       throws IOException {
     SecureRandom random = o.random();
     long hdrSize = o.metadataSize();
@@ -1039,7 +1061,7 @@ final class Luks2 {
       random.nextBytes(vk);
     }
     try {
-      return format(dev, passphrase, o, random, hdrSize, keyslotsSize, dataOffset, vk);
+      return format(dev, passphrase, o, random, hdrSize, keyslotsSize, dataOffset, vk, limit);
     } catch (IOException | RuntimeException e) {
       Arrays.fill(vk, (byte) 0); // nothing returned the key: wipe it
       throw e;
@@ -1055,7 +1077,8 @@ final class Luks2 {
       long hdrSize,
       long keyslotsSize,
       long dataOffset,
-      byte[] vk)
+      byte[] vk,
+      KdfLimit limit)
       throws IOException {
     Luks2 h = new Luks2();
     h.hdrSize = hdrSize;
@@ -1089,19 +1112,20 @@ final class Luks2 {
     random.nextBytes(dsalt);
     byte[] dv =
         Pbkdf.pbkdf2(o.hash(), o.digestIterations())
-            .derive(vk, dsalt, Hashes.require(o.hash()).getDigestSize());
+            .derive(vk, dsalt, Hashes.require(o.hash()).getDigestSize(), limit, "new LUKS2 digest");
     digest.put("salt", Base64.getEncoder().encodeToString(dsalt));
     digest.put("digest", Base64.getEncoder().encodeToString(dv));
     ObjectNode config = root.putObject("config");
     config.put("json_size", Long.toString(hdrSize - BIN_SIZE));
     config.put("keyslots_size", Long.toString(keyslotsSize));
     h.json = root;
+    // all derivation before the first write: an interrupted format leaves the device as it was
+    NewKeyslot k =
+        makeKeyslot(2 * hdrSize, vk, passphrase, o.pbkdf(), o.hash(), o.cipher(), 1, random, limit);
     // zeros over both header copies, random over the keyslots area (luksFormat's wipe)
     HeaderIo.wipe(dev, 0, 2 * hdrSize, null, "LUKS2 header area");
     HeaderIo.wipe(dev, 2 * hdrSize, keyslotsSize, random, "LUKS2 keyslots area");
-    ObjectNode k =
-        makeKeyslot(dev, 2 * hdrSize, vk, passphrase, o.pbkdf(), o.hash(), o.cipher(), 1, random);
-    keyslotsJson.set("0", k);
+    keyslotsJson.set("0", k.writeArea(dev));
     h.write(dev);
     return h.volume(dev, new Unlocked(0, vk));
   }

@@ -1,11 +1,9 @@
 package io.jdm.crypto.luks;
 
+import java.io.IOException;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
-import org.bouncycastle.crypto.generators.Argon2BytesGenerator;
-import org.bouncycastle.crypto.generators.PKCS5S2ParametersGenerator;
-import org.bouncycastle.crypto.params.Argon2Parameters;
-import org.bouncycastle.crypto.params.KeyParameter;
 
 /**
  * A password-based key derivation and its costs, as a LUKS keyslot stores them: PBKDF2-HMAC with a
@@ -18,6 +16,12 @@ import org.bouncycastle.crypto.params.KeyParameter;
  * iterations; Argon2 time at least 4, memory 32 KiB to 4 GiB, 1 to 4 threads. Keyslots being opened
  * may use any costs cryptsetup could have stored, but a memory cost over 4 GiB, or more than this
  * JVM can allocate, is refused with a {@link LuksException} before anything is allocated.
+ *
+ * <p>Derivation is jdm's own ({@code Argon2}, {@code Pbkdf2} in this package): Argon2 fills its
+ * lanes in parallel on {@code min(parallel, availableProcessors)} threads that end with the
+ * derivation, and both stop within a millisecond or so when the calling thread is interrupted
+ * ({@link java.io.InterruptedIOException}, interrupt flag set) or a time limit passes ({@link
+ * LuksException}), so that a header asking for years of work cannot hold a thread or a CPU.
  *
  * @param type {@code pbkdf2}, {@code argon2i} or {@code argon2id}
  * @param hash the PBKDF2 HMAC hash ({@code sha256}); {@code null} for Argon2
@@ -202,37 +206,66 @@ public record Pbkdf(String type, String hash, long iterations, long memoryKiB, i
   }
 
   /**
-   * Derives {@code length} bytes from {@code passphrase} and {@code salt}. Check the costs first
-   * ({@link #checkForUse} or {@link #checkForNewKeyslot}).
+   * Derives {@code length} bytes from {@code passphrase} and {@code salt} as a keyslot with these
+   * costs would, checking the costs first as for a stored keyslot. The derivation stops when the
+   * calling thread is interrupted or when {@code timeLimit} has passed.
+   *
+   * @param timeLimit the longest the derivation may take; {@code null} for no limit
+   * @throws LuksException if the costs are unreasonable (see the class comment), or if the time
+   *     limit is reached first: {@code argon2id (time 4, memory 1048576 KiB, 4 threads) did not
+   *     finish within 2 s}
+   * @throws java.io.InterruptedIOException if the calling thread is interrupted; its interrupt flag
+   *     stays set
+   * @throws IllegalArgumentException if the salt is shorter than 8 bytes (Argon2) or {@code length}
+   *     is out of range (Argon2: at least 4)
    */
-  byte[] derive(byte[] passphrase, byte[] salt, int length) {
+  public byte[] derive(byte[] passphrase, byte[] salt, int length, Duration timeLimit)
+      throws IOException {
+    Objects.requireNonNull(passphrase, "passphrase");
+    Objects.requireNonNull(salt, "salt");
+    KdfLimit limit = KdfLimit.start(timeLimit);
+    checkForUse("key derivation");
+    return derive(passphrase, salt, length, limit, null);
+  }
+
+  /**
+   * Derives {@code length} bytes, stopped only by the calling thread's interruption. Check the
+   * costs first ({@link #checkForUse} or {@link #checkForNewKeyslot}).
+   */
+  byte[] derive(byte[] passphrase, byte[] salt, int length) throws IOException {
+    return derive(passphrase, salt, length, KdfLimit.none(), null);
+  }
+
+  /**
+   * Derives {@code length} bytes within {@code limit}. Check the costs first ({@link #checkForUse}
+   * or {@link #checkForNewKeyslot}).
+   *
+   * @param where the keyslot or digest, for the time-limit message; {@code null} for none
+   */
+  byte[] derive(byte[] passphrase, byte[] salt, int length, KdfLimit limit, String where)
+      throws IOException {
+    String what = where == null ? toText() : where + ": " + toText();
     if (!isArgon2()) {
-      // BC counts iterations in an int; cryptsetup's u32 values above 2^31-1 would take days
-      if (iterations > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException(
-            "PBKDF2 iterations " + iterations + " (expected: <= " + Integer.MAX_VALUE + ")");
-      }
-      PKCS5S2ParametersGenerator g = new PKCS5S2ParametersGenerator(Hashes.require(hash));
-      g.init(passphrase, salt, (int) iterations);
-      return ((KeyParameter) g.generateDerivedMacParameters(length * 8)).getKey();
+      return Pbkdf2.derive(hash, passphrase, salt, iterations, length, limit, what);
     }
-    if (iterations > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException(
-          type + " time cost " + iterations + " (expected: <= " + Integer.MAX_VALUE + ")");
-    }
-    Argon2Parameters params =
-        new Argon2Parameters.Builder(
-                type.equals("argon2id") ? Argon2Parameters.ARGON2_id : Argon2Parameters.ARGON2_i)
-            .withVersion(Argon2Parameters.ARGON2_VERSION_13)
-            .withIterations((int) iterations)
-            .withMemoryAsKB((int) memoryKiB)
-            .withParallelism(parallel)
-            .withSalt(salt)
-            .build();
-    Argon2BytesGenerator g = new Argon2BytesGenerator();
-    g.init(params);
-    byte[] out = new byte[length];
-    g.generateBytes(passphrase, out);
-    return out;
+    Argon2.Type t = type.equals("argon2id") ? Argon2.Type.ARGON2ID : Argon2.Type.ARGON2I;
+    return Argon2.derive(t, iterations, memoryKiB, parallel, passphrase, salt, length, limit, what);
+  }
+
+  /**
+   * The derivation and its costs as messages name them: {@code argon2id (time 4, memory 262144 KiB,
+   * 4 threads)}, {@code pbkdf2-sha256 (iterations 1000)}.
+   */
+  String toText() {
+    return isArgon2()
+        ? type
+            + " (time "
+            + iterations
+            + ", memory "
+            + memoryKiB
+            + " KiB, "
+            + parallel
+            + " threads)"
+        : type + "-" + hash.toLowerCase(Locale.ROOT) + " (iterations " + iterations + ")";
   }
 }

@@ -67,7 +67,7 @@ class KdfAndAfVectorsTest {
   }
 
   @Test
-  void pbkdf2DigestVector() {
+  void pbkdf2DigestVector() throws Exception {
     byte[] salt = Base64.getDecoder().decode("l8h3yj0yNCdGwST0ueb035+smwliDryNpohHSXkAwRQ=");
     byte[] d = Pbkdf.pbkdf2("sha256", 1000).derive(seq(0, 64), salt, 32);
     assertThat(Base64.getEncoder().encodeToString(d))
