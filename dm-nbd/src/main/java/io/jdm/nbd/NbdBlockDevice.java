@@ -274,25 +274,9 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       go.putShort((short) Nbd.INFO_BLOCK_SIZE).flip();
       ChannelInput.writeFully(out, go);
       while (true) {
-        ByteBuffer h = in.ensure(20);
-        long rmagic = h.getLong();
-        int option = h.getInt();
-        int type = h.getInt();
-        long length = h.getInt() & 0xffffffffL;
-        if (rmagic != Nbd.REPLY_MAGIC || option != Nbd.OPT_GO) {
-          throw new NbdProtocolException(
-              name
-                  + ": bad reply to NBD_OPT_GO (magic 0x"
-                  + Long.toHexString(rmagic)
-                  + ", option "
-                  + option
-                  + ")");
-        }
-        if (length > MAX_OPTION_REPLY) {
-          throw new NbdProtocolException(
-              name + ": option reply of " + length + " bytes (at most " + MAX_OPTION_REPLY + ")");
-        }
-        ByteBuffer data = ByteBuffer.wrap(in.bytes((int) length));
+        OptionReply r = optionReply(in, Nbd.OPT_GO, "NBD_OPT_GO", name);
+        int type = r.type();
+        ByteBuffer data = r.data();
         if (type == Nbd.REP_ACK) {
           break;
         }
@@ -368,6 +352,35 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     return s;
   }
 
+  /** An option reply's type and data. */
+  private record OptionReply(int type, ByteBuffer data) {}
+
+  /** Reads one option reply to {@code option}, its data bounded by {@link #MAX_OPTION_REPLY}. */
+  private static OptionReply optionReply(
+      ChannelInput in, int option, String optionName, String name) throws IOException {
+    ByteBuffer h = in.ensure(20);
+    long magic = h.getLong();
+    int got = h.getInt();
+    int type = h.getInt();
+    long length = h.getInt() & 0xffffffffL;
+    if (magic != Nbd.REPLY_MAGIC || got != option) {
+      throw new NbdProtocolException(
+          name
+              + ": bad reply to "
+              + optionName
+              + " (magic 0x"
+              + Long.toHexString(magic)
+              + ", option "
+              + got
+              + ")");
+    }
+    if (length > MAX_OPTION_REPLY) {
+      throw new NbdProtocolException(
+          name + ": option reply of " + length + " bytes (at most " + MAX_OPTION_REPLY + ")");
+    }
+    return new OptionReply(type, ByteBuffer.wrap(in.bytes((int) length)));
+  }
+
   /**
    * Sends {@code NBD_OPT_STARTTLS} (the first option, so nothing is negotiated in the clear) and
    * runs the handshake; {@code in} reads through TLS from then on.
@@ -377,25 +390,9 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     ByteBuffer opt = ByteBuffer.allocate(16);
     opt.putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_STARTTLS).putInt(0).flip();
     ChannelInput.writeFully(ch, opt);
-    ByteBuffer h = in.ensure(20);
-    long magic = h.getLong();
-    int option = h.getInt();
-    int type = h.getInt();
-    long length = h.getInt() & 0xffffffffL;
-    if (magic != Nbd.REPLY_MAGIC || option != Nbd.OPT_STARTTLS) {
-      throw new NbdProtocolException(
-          name
-              + ": bad reply to NBD_OPT_STARTTLS (magic 0x"
-              + Long.toHexString(magic)
-              + ", option "
-              + option
-              + ")");
-    }
-    if (length > MAX_OPTION_REPLY) {
-      throw new NbdProtocolException(
-          name + ": option reply of " + length + " bytes (at most " + MAX_OPTION_REPLY + ")");
-    }
-    String msg = new String(in.bytes((int) length), StandardCharsets.UTF_8);
+    OptionReply r = optionReply(in, Nbd.OPT_STARTTLS, "NBD_OPT_STARTTLS", name);
+    int type = r.type();
+    String msg = StandardCharsets.UTF_8.decode(r.data()).toString();
     if (type != Nbd.REP_ACK) {
       throw new NbdProtocolException(
           name

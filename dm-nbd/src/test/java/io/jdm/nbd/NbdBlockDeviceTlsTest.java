@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
@@ -20,13 +19,8 @@ class NbdBlockDeviceTlsTest extends NbdBlockDeviceTest {
 
   @BeforeAll
   static void certificates() throws Exception {
-    certsDir = Tools.tempDir();
-    certs = TlsCertificates.create(certsDir);
-  }
-
-  @AfterAll
-  static void deleteCertificates() throws Exception {
-    Tools.deleteTree(certsDir);
+    certs = TlsCertificates.shared();
+    certsDir = certs.root();
   }
 
   @Override

@@ -12,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,13 +31,8 @@ class NbdClientTlsTest {
 
   @BeforeAll
   static void certificates() throws Exception {
-    certsDir = Tools.tempDir();
-    certs = TlsCertificates.create(certsDir);
-  }
-
-  @AfterAll
-  static void deleteCertificates() throws Exception {
-    Tools.deleteTree(certsDir);
+    certs = TlsCertificates.shared();
+    certsDir = certs.root();
   }
 
   @BeforeEach

@@ -28,7 +28,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,13 +54,8 @@ class NbdServerTlsTest {
 
   @BeforeAll
   static void certificates() throws Exception {
-    certsDir = Tools.tempDir();
-    certs = TlsCertificates.create(certsDir);
-  }
-
-  @AfterAll
-  static void deleteCertificates() throws Exception {
-    Tools.deleteTree(certsDir);
+    certs = TlsCertificates.shared();
+    certsDir = certs.root();
   }
 
   @BeforeEach

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.net.ssl.SSLContext;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,13 +23,8 @@ class NbdTlsTest {
 
   @BeforeAll
   static void certificates() throws Exception {
-    certsDir = Tools.tempDir();
-    certs = TlsCertificates.create(certsDir);
-  }
-
-  @AfterAll
-  static void deleteCertificates() throws Exception {
-    Tools.deleteTree(certsDir);
+    certs = TlsCertificates.shared();
+    certsDir = certs.root();
   }
 
   @BeforeEach

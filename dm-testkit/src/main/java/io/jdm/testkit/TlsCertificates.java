@@ -45,6 +45,31 @@ public record TlsCertificates(Path root, Path server, Path client, Path rogue, P
           "extendedKeyUsage = clientAuth",
           "");
 
+  private static TlsCertificates shared;
+
+  /**
+   * One set for the whole test JVM, made on first use in a temporary folder that is deleted when
+   * the JVM exits (so test classes do not each pay for openssl, nor each clean up).
+   */
+  public static synchronized TlsCertificates shared() throws IOException, InterruptedException {
+    if (shared == null) {
+      Path root = Files.createTempDirectory("jdm-tls");
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try (var s = Files.walk(root)) {
+                      s.sorted(java.util.Comparator.reverseOrder())
+                          .forEach(p -> p.toFile().delete());
+                    } catch (IOException e) {
+                      // a temporary folder left behind
+                    }
+                  }));
+      shared = create(root);
+    }
+    return shared;
+  }
+
   /** Makes every certificate under {@code root} (about a second of openssl). */
   public static TlsCertificates create(Path root) throws IOException, InterruptedException {
     ExternalTools.require("openssl", "openssl");
