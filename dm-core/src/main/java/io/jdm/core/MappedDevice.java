@@ -428,7 +428,7 @@ public final class MappedDevice implements BlockDevice {
       if (target != null && (kind & (REFUSED | NO_ENDIO)) == 0) {
         EndIoResult r;
         try {
-          r = target.endIo(bio, bio.status());
+          r = ((EndIoTarget) target).endIo(bio, bio.status());
         } catch (RuntimeException e) {
           LOG.log(System.Logger.Level.ERROR, name + ": target endIo failed on " + bio, e);
           bio.setStatus(BlockStatus.IOERR);

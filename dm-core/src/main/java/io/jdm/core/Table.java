@@ -67,7 +67,7 @@ public final class Table {
       begins[i] = l.begins.get(i);
       ends[i] = l.ends.get(i);
       maxIo[i] = targets[i].maxIoSectors();
-      hasEndIo[i] = overridesEndIo(targets[i]);
+      hasEndIo[i] = targets[i] instanceof EndIoTarget;
     }
     this.size = n == 0 ? 0 : ends[n - 1];
     this.index = new TableIndex(ends);
@@ -134,15 +134,6 @@ public final class Table {
 
   void unref() {
     users.decrementAndGet();
-  }
-
-  private static boolean overridesEndIo(Target t) {
-    try {
-      return t.getClass().getMethod("endIo", Bio.class, BlockStatus.class).getDeclaringClass()
-          != Target.class;
-    } catch (NoSuchMethodException e) {
-      return true;
-    }
   }
 
   /** Number of sectors the table maps. */

@@ -26,6 +26,9 @@ import java.util.List;
  * table is destroyed, after all its I/O has finished. Devices obtained from the context are
  * released by the core after {@code close()}.
  *
+ * <p>A target that needs to see its bios complete implements {@link EndIoTarget} (the kernel's
+ * {@code end_io}); the core decides once per table, by type, whether to call it.
+ *
  * <p>The defaults mirror the kernel's: a target gets no flush, discard or write-zeroes bios until
  * it says how many it wants, and has no messages.
  */
@@ -33,14 +36,6 @@ public interface Target {
 
   /** Maps one bio (sector range inside this target). */
   MapResult map(Bio bio);
-
-  /**
-   * Called when a bio this target remapped has completed below, with the bio as the lower device
-   * left it. May change the status through {@link Bio#setStatus}.
-   */
-  default EndIoResult endIo(Bio bio, BlockStatus status) {
-    return EndIoResult.DONE;
-  }
 
   /** Status text, without the {@code start length type} prefix. */
   default String status(StatusType type) {

@@ -33,7 +33,7 @@ class SuspendResumeUnderLoadTest {
   private static final int THREADS = 3;
 
   /** {@code spy <dev> <offset>}: linear, watching the device it serves. */
-  private final class Spy implements Target {
+  private final class Spy implements EndIoTarget {
     final BlockDevice dev;
     final long begin;
     final long offset;

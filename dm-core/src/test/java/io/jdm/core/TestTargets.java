@@ -76,7 +76,7 @@ final class TestTargets {
           (ctx, begin, length, args) -> {
             BlockDevice dev = ctx.getDevice(args[0]).bdev();
             DmDev d = ctx.getDevice(args[0]);
-            return new Target() {
+            return new EndIoTarget() {
               @Override
               public MapResult map(Bio bio) {
                 maps.incrementAndGet();

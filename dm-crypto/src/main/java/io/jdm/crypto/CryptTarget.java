@@ -7,11 +7,11 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.EndIoResult;
+import io.jdm.core.EndIoTarget;
 import io.jdm.core.Errno;
 import io.jdm.core.IoLimits;
 import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
-import io.jdm.core.Target;
 import io.jdm.core.TargetException;
 import io.jdm.crypto.engine.CipherSpec;
 import io.jdm.crypto.engine.SectorCipher;
@@ -34,7 +34,7 @@ import java.util.List;
  * device refuses to resume ({@code "aborting resume - crypt key is not set."}) until a key is set,
  * and I/O fails. {@link #close()} wipes the key.
  */
-final class CryptTarget implements Target {
+final class CryptTarget implements EndIoTarget {
   private static final int MAX_IO_SECTORS = 256; // 128 KiB
 
   private final CipherSpec spec;

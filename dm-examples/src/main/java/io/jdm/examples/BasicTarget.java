@@ -2,18 +2,15 @@ package io.jdm.examples;
 
 import io.jdm.core.ArgSet;
 import io.jdm.core.Bio;
-import io.jdm.core.BlockDevice;
-import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.MapResult;
-import io.jdm.core.StatusType;
+import io.jdm.core.PassThroughTarget;
 import io.jdm.core.Target;
 import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
 import io.jdm.core.TargetType;
 import io.jdm.core.TargetVersion;
 import java.lang.System.Logger.Level;
-import java.util.List;
 
 /**
  * The classic device-mapper tutorial target, {@code basic_target <device> <offset>}: it passes
@@ -62,20 +59,14 @@ public final class BasicTarget implements TargetType {
     return new Mapping(dev, begin, length, start);
   }
 
-  /** One table line of {@code basic_target}. */
-  private static final class Mapping implements Target {
-    private final DmDev dmDev;
-    private final BlockDevice dev;
-    private final long begin;
-    private final long length;
-    private final long start;
-
-    Mapping(DmDev dmDev, long begin, long length, long start) {
-      this.dmDev = dmDev;
-      this.dev = dmDev.bdev();
-      this.begin = begin;
-      this.length = length;
-      this.start = start;
+  /**
+   * One table line of {@code basic_target}. {@link PassThroughTarget} does what every target over
+   * one range of one device needs: the remap, the device area, the table text, and forwarding of
+   * flushes (so {@code fsync} reaches the disk), discards and write-zeroes.
+   */
+  private static final class Mapping extends PassThroughTarget {
+    Mapping(DmDev dev, long begin, long length, long start) {
+      super(dev, begin, length, start);
     }
 
     /**
@@ -92,8 +83,7 @@ public final class BasicTarget implements TargetType {
             Integer.toString(bio.bytes()),
             Long.toString(bio.sector()));
       }
-      bio.remap(dev, start + (bio.sector() - begin));
-      return MapResult.REMAPPED;
+      return super.map(bio);
     }
 
     private static String describe(Bio.Op op) {
@@ -109,22 +99,6 @@ public final class BasicTarget implements TargetType {
         default:
           return "write-zeroes";
       }
-    }
-
-    @Override
-    public String status(StatusType type) {
-      return type == StatusType.TABLE ? dmDev.name() + " " + start : "";
-    }
-
-    @Override
-    public List<DeviceArea> devices() {
-      return List.of(new DeviceArea(dmDev, start, length));
-    }
-
-    /** Flushes must reach the disk: the kernel sends a target none unless it asks. */
-    @Override
-    public int numFlushBios() {
-      return 1;
     }
 
     @Override

@@ -24,10 +24,8 @@ class BasicTargetTest extends BaseTargetTestCase {
 
   @Override
   protected DeviceCapabilities capabilities() {
-    // basic_target asks for no discard or write-zeroes bios, so the core refuses them
-    return DeviceCapabilities.disk()
-        .withDiscard(DeviceCapabilities.Discard.UNSUPPORTED)
-        .withWriteZeroes(false);
+    // PassThroughTarget forwards flushes, discards and write-zeroes: a disk like linear
+    return DeviceCapabilities.disk();
   }
 
   @Override

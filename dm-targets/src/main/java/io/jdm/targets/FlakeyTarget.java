@@ -7,9 +7,9 @@ import io.jdm.core.Clock;
 import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.EndIoResult;
+import io.jdm.core.EndIoTarget;
 import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
-import io.jdm.core.Target;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -26,7 +26,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Thread-safe.
  */
-final class FlakeyTarget implements Target {
+final class FlakeyTarget implements EndIoTarget {
 
   /** What the device does while down. */
   static final class Features {

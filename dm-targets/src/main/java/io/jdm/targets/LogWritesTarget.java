@@ -7,10 +7,10 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.EndIoResult;
+import io.jdm.core.EndIoTarget;
 import io.jdm.core.IoLimits;
 import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
-import io.jdm.core.Target;
 import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
 import io.jdm.core.Workqueue;
@@ -46,7 +46,7 @@ import java.util.List;
  * <p>Log blocks are written by one worker thread ({@code log-write}); {@code map} and end-I/O only
  * copy and queue. Thread-safe.
  */
-final class LogWritesTarget implements Target {
+final class LogWritesTarget implements EndIoTarget {
   static final long MAGIC = 0x6a736677736872L;
   static final long VERSION = 1;
   static final long FLUSH = 1;

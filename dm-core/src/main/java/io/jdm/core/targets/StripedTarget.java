@@ -6,10 +6,10 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.EndIoResult;
+import io.jdm.core.EndIoTarget;
 import io.jdm.core.IoLimits;
 import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
-import io.jdm.core.Target;
 import io.jdm.core.TargetContext;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  *
  * <p>Thread-safe.
  */
-final class StripedTarget implements Target {
+final class StripedTarget implements EndIoTarget {
   private static final int IO_ERROR_THRESHOLD = 15;
 
   private final TargetContext ctx;
