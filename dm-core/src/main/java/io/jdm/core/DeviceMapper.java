@@ -80,6 +80,8 @@ public final class DeviceMapper implements Closeable {
       new java.util.IdentityHashMap<>();
 
   private final AtomicInteger globalEvent = new AtomicInteger();
+  private final long seed;
+  private final java.util.SplittableRandom random; // split under its own lock
   private boolean closed;
 
   private DeviceMapper(Builder b) {
@@ -87,6 +89,24 @@ public final class DeviceMapper implements Closeable {
     this.ownsClock = b.clock == null;
     this.clock = b.clock != null ? b.clock : Clock.system();
     this.ioTiming = b.ioTiming;
+    long seed = b.seed != null ? b.seed : new java.security.SecureRandom().nextLong();
+    if (b.seed == null) {
+      LOG.log(System.Logger.Level.DEBUG, "random seed {0}", Long.toString(seed));
+    }
+    this.seed = seed;
+    this.random = new java.util.SplittableRandom(seed);
+  }
+
+  /** The seed of the targets' random choices ({@link Builder#seed}). */
+  public long seed() {
+    return seed;
+  }
+
+  /** A new random source split from the seed's sequence, for one target. */
+  java.util.SplittableRandom splitRandom() {
+    synchronized (random) {
+      return random.split();
+    }
   }
 
   /** A device mapper with every target type the service loader finds. */
@@ -1018,8 +1038,19 @@ public final class DeviceMapper implements Closeable {
     private TargetRegistry registry;
     private Clock clock;
     private boolean ioTiming;
+    private Long seed;
 
     private Builder() {}
+
+    /**
+     * The seed of every random choice targets make ({@link TargetContext#random()}: flakey's
+     * corruption, and the like); default one drawn at random and logged at DEBUG, so a failure can
+     * be replayed by giving it here.
+     */
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
 
     /** The target types to use; default {@link TargetRegistry#loadDefault()}. */
     public Builder registry(TargetRegistry registry) {

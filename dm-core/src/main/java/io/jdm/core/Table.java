@@ -623,6 +623,11 @@ public final class Table {
       }
 
       @Override
+      public java.util.SplittableRandom random() {
+        return dm.splitRandom();
+      }
+
+      @Override
       public Clock clock() {
         return dm.clock();
       }

@@ -47,6 +47,13 @@ public interface TargetContext {
   /** Raises a table event: the device's event number goes up and waiters wake. */
   void triggerEvent();
 
+  /**
+   * A random source for this target alone, split from the device mapper's seed ({@link
+   * DeviceMapper.Builder#seed}), so a test that fixes the seed sees the same choices again. Not
+   * thread-safe: a target that draws from {@code map} guards it.
+   */
+  java.util.SplittableRandom random();
+
   /** The clock of this device mapper: time and timers. */
   Clock clock();
 

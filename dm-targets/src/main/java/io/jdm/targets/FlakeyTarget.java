@@ -12,7 +12,6 @@ import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One {@code flakey} line. Up or down is decided per bio from the whole seconds elapsed on the
@@ -61,9 +60,11 @@ final class FlakeyTarget implements EndIoTarget {
   private final long down;
   private final Features f;
   private final long startNanos;
+  private final java.util.SplittableRandom random; // guarded by itself
 
   FlakeyTarget(
       Clock clock,
+      java.util.SplittableRandom random,
       DmDev dmDev,
       long begin,
       long length,
@@ -72,6 +73,7 @@ final class FlakeyTarget implements EndIoTarget {
       long down,
       Features f) {
     this.clock = clock;
+    this.random = random;
     this.dmDev = dmDev;
     this.dev = dmDev.bdev();
     this.begin = begin;
@@ -159,14 +161,24 @@ final class FlakeyTarget implements EndIoTarget {
     }
   }
 
-  private static void corruptRandom(ByteBuffer b, int offset, int size) {
-    ThreadLocalRandom r = ThreadLocalRandom.current();
-    b.put(offset + r.nextInt(size), (byte) r.nextInt(256));
+  private void corruptRandom(ByteBuffer b, int offset, int size) {
+    int at;
+    int value;
+    synchronized (random) {
+      at = random.nextInt(size);
+      value = random.nextInt(256);
+    }
+    b.put(offset + at, (byte) value);
   }
 
-  private static boolean chance(long perBillion) {
-    return perBillion > 0
-        && ThreadLocalRandom.current().nextLong(FlakeyTargetType.PROBABILITY_BASE) < perBillion;
+  /** Drawn from the device mapper's seed, so a seeded test replays (one thread at a time). */
+  private boolean chance(long perBillion) {
+    if (perBillion <= 0) {
+      return false;
+    }
+    synchronized (random) {
+      return random.nextLong(FlakeyTargetType.PROBABILITY_BASE) < perBillion;
+    }
   }
 
   /** {@code (bi_opf & corrupt_bio_flags) == corrupt_bio_flags}, with jdm flags as kernel bits. */

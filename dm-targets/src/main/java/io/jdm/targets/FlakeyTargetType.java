@@ -57,7 +57,7 @@ public final class FlakeyTargetType implements TargetType {
     }
     FlakeyTarget.Features f = parseFeatures(as);
     DmDev dev = ctx.getDevice(devName, "Device lookup failed");
-    return new FlakeyTarget(ctx.clock(), dev, begin, length, start, up, down, f);
+    return new FlakeyTarget(ctx.clock(), ctx.random(), dev, begin, length, start, up, down, f);
   }
 
   private static FlakeyTarget.Features parseFeatures(ArgSet as) {

@@ -12,6 +12,8 @@ import io.jdm.testkit.ManualClock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -265,6 +267,38 @@ class FlakeyTargetClockTest {
     // a random byte equals the old one 1 time in 256: 200 tries all missing is impossible
     assertThat(changedReads).isGreaterThan(150);
     assertThat(changedWrites).isGreaterThan(150);
+  }
+
+  /** The bytes random_read_corrupt changes in 100 reads, under a device mapper of this seed. */
+  private List<String> corruptionsWithSeed(long seed) {
+    ManualClock c = new ManualClock();
+    List<String> changes = new ArrayList<>();
+    try (DeviceMapper seeded = DeviceMapper.builder().clock(c).seed(seed).build()) {
+      seeded.registerDevice("disk", mem);
+      MappedDevice md =
+          seeded.create("f", "0 512 flakey disk 100 0 1 2 random_read_corrupt 1000000000");
+      for (int i = 0; i < 100; i++) {
+        ByteBuffer got = ByteBuffer.allocate(512);
+        md.read(got, i * 512L);
+        ByteBuffer want = onDisk(i);
+        for (int b = 0; b < 512; b++) {
+          if (got.get(b) != want.get(b)) {
+            changes.add(i + ":" + b + "=" + got.get(b));
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return changes;
+  }
+
+  @Test
+  void randomCorruptionReplaysFromTheDeviceMappersSeed() {
+    List<String> first = corruptionsWithSeed(42);
+    assertThat(first).hasSizeGreaterThan(90);
+    assertThat(corruptionsWithSeed(42)).isEqualTo(first);
+    assertThat(corruptionsWithSeed(43)).isNotEqualTo(first);
   }
 
   @Test
