@@ -58,9 +58,13 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     return sectors;
   }
 
-  /** The device mapper to test with; override to register target types of your own. */
+  /**
+   * The device mapper to test with, its targets' random choices drawn from the test's seed;
+   * override to register target types of your own (pass {@code seed()} on to keep failures
+   * replayable).
+   */
   protected DeviceMapper newDeviceMapper() {
-    return DeviceMapper.create();
+    return DeviceMapper.builder().seed(seed()).build();
   }
 
   /** A bad argument list and a fragment of the error it must produce. */
