@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.logging.ConsoleHandler;
@@ -474,9 +475,9 @@ public final class Jdmsetup {
       }
     }
     String format = "%-" + width + "s %3s %3s %4s %4s %4s %6s %s%n";
-    out.printf(format, "Name", "Maj", "Min", "Stat", "Open", "Targ", "Event ", "UUID");
+    out.printf(Locale.ROOT, format, "Name", "Maj", "Min", "Stat", "Open", "Targ", "Event ", "UUID");
     for (String[] f : rows) {
-      out.printf(format, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+      out.printf(Locale.ROOT, format, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
     }
     return rc;
   }
@@ -721,7 +722,7 @@ public final class Jdmsetup {
       d.write(ByteBuffer.wrap(data), offset);
       d.flush();
     }
-    out.printf("wrote %d/%d bytes at offset %d%n", length, length, offset);
+    out.printf(Locale.ROOT, "wrote %d/%d bytes at offset %d%n", length, length, offset);
     return 0;
   }
 

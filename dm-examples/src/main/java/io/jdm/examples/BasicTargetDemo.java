@@ -109,7 +109,7 @@ public final class BasicTargetDemo {
       String msg = r.getMessage();
       Object[] params = r.getParameters();
       if (params != null) {
-        msg = java.text.MessageFormat.format(msg, params);
+        msg = new java.text.MessageFormat(msg, java.util.Locale.ROOT).format(params);
       }
       out.println("[kernel] " + msg);
     }

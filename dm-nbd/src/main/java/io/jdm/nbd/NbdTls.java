@@ -199,7 +199,7 @@ public final class NbdTls {
       throw new IOException(file + ": no private key, only EC PARAMETERS");
     }
     Block b = keys.get(0);
-    String convert = String.format(CONVERT, file, file);
+    String convert = String.format(java.util.Locale.ROOT, CONVERT, file, file);
     switch (b.label()) {
       case "PRIVATE KEY":
         break;

@@ -16,6 +16,7 @@ public final class SeedReporter implements TestWatcher {
     if (instance.isPresent() && instance.get() instanceof BaseBlockDeviceTestCase) {
       long seed = ((BaseBlockDeviceTestCase) instance.get()).seed();
       System.err.printf(
+          java.util.Locale.ROOT,
           "%s.%s failed; reproduce with -D%s=%d%n",
           context.getRequiredTestClass().getName(),
           context.getRequiredTestMethod().getName(),
