@@ -81,6 +81,7 @@ final class ControlConnection {
   private volatile Thread running; // the request thread while it runs a cancellable request
   private volatile boolean closing;
   private boolean refused; // reader thread only
+  private boolean settled; // request thread only
 
   ControlConnection(Host host, SocketChannel ch, long id, String user, Limits limits) {
     this.host = host;
@@ -156,20 +157,19 @@ final class ControlConnection {
   }
 
   private void serve(byte[] line) {
+    settled = false;
     Protocol.Request req = null;
-    Protocol.Response r;
     try {
       try {
         req = Protocol.Request.decode(Protocol.utf8(line));
       } catch (IllegalArgumentException e) {
-        r = Protocol.Response.error("-", Errno.EINVAL.name(), "bad request: " + e.getMessage());
-        write(r);
+        answer(Protocol.Response.error("-", Errno.EINVAL.name(), "bad request: " + e.getMessage()));
         return;
       }
       if (req.verb().equals("shutdown")) {
         host.shutdown(this);
         try {
-          write(Protocol.Response.ok(""));
+          answer(Protocol.Response.ok(""));
         } finally {
           host.shutdownAnswered();
           close();
@@ -183,23 +183,40 @@ final class ControlConnection {
           return; // the client left before it started
         }
       }
+      Protocol.Response r;
       try {
         r = host.handle(req);
       } finally {
         running = null;
         Thread.interrupted(); // a cancellation that came late must not hit the next request
       }
-      write(r);
+      answer(r);
     } catch (IOException e) {
       LOG.log(System.Logger.Level.DEBUG, "{0}: the answer to {1} went nowhere: {2}", this, req, e);
     } catch (RuntimeException | Error e) {
       LOG.log(System.Logger.Level.WARNING, this + ": request " + req + " failed", e);
       close();
     } finally {
+      settle();
+    }
+  }
+
+  /**
+   * The request is over: counted out and its time noted before the answer goes, so a client that
+   * has read the answer never sees the connection still busy or idle since before it.
+   */
+  private void settle() {
+    if (!settled) {
+      settled = true;
+      lastActivity = limits.clock().nanoTime();
       pending.decrementAndGet();
       queued.release();
-      lastActivity = limits.clock().nanoTime();
     }
+  }
+
+  private void answer(Protocol.Response r) throws IOException {
+    settle();
+    write(r);
   }
 
   private void write(Protocol.Response r) throws IOException {

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * forge output, character devices, TCP on every interface. Each case checks the answer and that the
  * daemon still serves afterwards.
  */
+@Timeout(120) // a safety net: a hang fails this class instead of the whole run
 class DaemonBadInputTest {
   @TempDir Path tmp;
 
