@@ -3,6 +3,7 @@ package io.jdm.core.bufio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.jdm.core.MemoryBlockDevice;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -64,6 +65,22 @@ class ChecksumValidatorTest {
     LittleEndian.putLong(sb, 8, 99);
     SUPERBLOCK.prepareForWrite(sb, 0);
     assertThat(sb.array()).isEqualTo(fixture());
+  }
+
+  @Test
+  void readsThinRestoreMetadataThroughABufioClient() throws Exception {
+    MemoryBlockDevice disk = MemoryBlockDevice.create("tmeta", 8 * BS / 512);
+    disk.write(ByteBuffer.wrap(fixture()), 0);
+    try (BufioClient c = BufioClient.builder(disk, BS).build()) {
+      try (HeldBlock sb = c.read(0, SUPERBLOCK);
+          HeldBlock root = c.read(LittleEndian.getLong(sb.data(), 320), BTREE_NODE)) {
+        assertThat(LittleEndian.getLong(sb.data(), 48)).as("transaction id").isEqualTo(7);
+        assertThat(root.number()).isEqualTo(7);
+        // node_header: flags at 4 (LEAF_NODE = 2), nr_entries at 16 (one thin device)
+        assertThat(LittleEndian.getInt(root.data(), 4)).isEqualTo(2);
+        assertThat(LittleEndian.getInt(root.data(), 16)).isEqualTo(1);
+      }
+    }
   }
 
   @Test
