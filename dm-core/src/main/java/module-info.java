@@ -6,6 +6,7 @@ module io.jdm.core {
   requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
 
   exports io.jdm.core;
+  exports io.jdm.core.bufio;
 
   uses io.jdm.core.TargetType;
 }

@@ -27,6 +27,19 @@ public class BlockIOException extends IOException {
     this.sector = sector;
   }
 
+  /**
+   * For subclasses that describe the failure themselves (corrupt metadata, for instance) rather
+   * than as a failed request; {@code device} may be {@code null} and {@code sector} -1 when not
+   * known.
+   */
+  protected BlockIOException(
+      String message, BlockStatus status, String device, long sector, Throwable cause) {
+    super(message, cause);
+    this.status = Objects.requireNonNull(status, "status");
+    this.device = device;
+    this.sector = sector;
+  }
+
   public BlockStatus status() {
     return status;
   }
