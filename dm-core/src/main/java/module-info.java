@@ -6,6 +6,8 @@ module io.jdm.core {
   requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
 
   exports io.jdm.core;
+  exports io.jdm.core.dirtylog;
 
   uses io.jdm.core.TargetType;
+  uses io.jdm.core.dirtylog.DirtyLogType;
 }
