@@ -7,6 +7,7 @@ module io.jdm.core {
 
   exports io.jdm.core;
   exports io.jdm.core.dirtylog;
+  exports io.jdm.core.prison;
   exports io.jdm.core.region;
 
   uses io.jdm.core.TargetType;
