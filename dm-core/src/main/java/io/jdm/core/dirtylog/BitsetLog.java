@@ -2,6 +2,7 @@ package io.jdm.core.dirtylog;
 
 import io.jdm.core.ArgSet;
 import io.jdm.core.TargetException;
+import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
@@ -232,7 +233,7 @@ abstract class BitsetLog implements DirtyLog {
   }
 
   @Override
-  public void resume() throws java.io.IOException {
+  public void resume() throws IOException {
     ensureOpen();
     synchronized (this) {
       syncSearch = 0;

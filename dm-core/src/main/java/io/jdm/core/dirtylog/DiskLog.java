@@ -74,6 +74,7 @@ final class DiskLog extends BitsetLog {
   private final DmDev dev;
   private final FlushCallback flushCallback;
   private final ReentrantLock io = new ReentrantLock();
+  private final int bufferSize;
 
   /** The buffer as last read or prepared; its bitset part is stale, {@code clean} is the truth. */
   private byte[] buffer; // guarded by this
@@ -95,6 +96,7 @@ final class DiskLog extends BitsetLog {
     this.ctx = ctx;
     this.dev = dev;
     this.flushCallback = flushCallback;
+    this.bufferSize = bufferSize;
     this.buffer = new byte[bufferSize];
   }
 
@@ -111,8 +113,8 @@ final class DiskLog extends BitsetLog {
     return b;
   }
 
-  private void warn(String message) {
-    ctx.logger().log(System.Logger.Level.WARNING, message);
+  private void warn(String message, Throwable cause) {
+    ctx.logger().log(System.Logger.Level.WARNING, message, cause);
   }
 
   /** {@code fail_log_device}: the first failure raises a table event. */
@@ -131,7 +133,7 @@ final class DiskLog extends BitsetLog {
     ensureOpen();
     io.lock();
     try {
-      byte[] read = new byte[buffer.length];
+      byte[] read = new byte[bufferSize];
       IOException readError = null;
       try {
         dev.bdev().read(ByteBuffer.wrap(read), 0);
@@ -166,7 +168,7 @@ final class DiskLog extends BitsetLog {
         image = image();
       }
       if (readFailed) {
-        warn(dev.name() + ": Failed to read header on dirty region log device");
+        warn(dev.name() + ": Failed to read header on dirty region log device", readError);
         failLogDevice();
       }
       try {
@@ -180,7 +182,7 @@ final class DiskLog extends BitsetLog {
           throw e;
         }
       } catch (IOException e) {
-        warn(dev.name() + ": Failed to write header on dirty region log device");
+        warn(dev.name() + ": Failed to write header on dirty region log device", e);
         failLogDevice();
         throw e;
       }
@@ -208,7 +210,7 @@ final class DiskLog extends BitsetLog {
       version = MIRROR_DISK_VERSION; // version 1 was the same layout on little-endian machines
     }
     if (version != MIRROR_DISK_VERSION) {
-      warn("incompatible disk log version");
+      warn("incompatible disk log version", null);
       return false;
     }
     return true;
@@ -299,10 +301,5 @@ final class DiskLog extends BitsetLog {
         + regionSize
         + " "
         + syncArgument();
-  }
-
-  /** The log device as the table holds it. */
-  DmDev device() {
-    return dev;
   }
 }
