@@ -1,12 +1,19 @@
 /**
  * jdm's engine: bios, block devices, targets, tables, mapped devices and the device mapper, with
- * the built-in targets {@code linear}, {@code striped}, {@code zero} and {@code error}.
+ * the built-in targets {@code linear}, {@code striped}, {@code zero} and {@code error}, and the
+ * kernel's services that bigger targets share: dirty logs ({@code io.jdm.core.dirtylog}), the
+ * region hash ({@code io.jdm.core.region}), the bio prison and deferred set ({@code
+ * io.jdm.core.prison}).
  */
 module io.jdm.core {
   requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
 
   exports io.jdm.core;
   exports io.jdm.core.bufio;
+  exports io.jdm.core.dirtylog;
+  exports io.jdm.core.prison;
+  exports io.jdm.core.region;
 
   uses io.jdm.core.TargetType;
+  uses io.jdm.core.dirtylog.DirtyLogType;
 }
