@@ -84,7 +84,11 @@ public final class ChecksumValidator implements BlockValidator {
       throw new CorruptBlockException(
           name,
           blockNr,
-          String.format(java.util.Locale.ROOT, "checksum mismatch (stored 0x%08x, computed 0x%08x)", stored, computed));
+          String.format(
+              java.util.Locale.ROOT,
+              "checksum mismatch (stored 0x%08x, computed 0x%08x)",
+              stored,
+              computed));
     }
   }
 
