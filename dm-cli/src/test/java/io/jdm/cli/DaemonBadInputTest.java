@@ -137,7 +137,7 @@ class DaemonBadInputTest {
       d.deviceMapper().create("v", "0 8 zero");
       assertThat(idle.send("version\n").answer()).startsWith("OK\n");
       waiting.send("wait name=v event=0\n");
-      await("the wait runs", () -> threads("jdmsetup-request-") == 2);
+      await("the wait waits", DaemonBadInputTest::aWaitIsWaiting);
       clock.advance(Duration.ofSeconds(59));
       assertThat(idle.send("version\n").answer()).startsWith("OK\n"); // activity at t=59
       clock.advance(Duration.ofSeconds(59));
@@ -158,6 +158,16 @@ class DaemonBadInputTest {
     } finally {
       c.ch.configureBlocking(true);
     }
+  }
+
+  /** Whether a request thread is inside {@code MappedDevice.awaitEvent}. */
+  private static boolean aWaitIsWaiting() {
+    return Thread.getAllStackTraces().entrySet().stream()
+        .anyMatch(
+            e ->
+                e.getKey().getName().startsWith("jdmsetup-request-")
+                    && Arrays.stream(e.getValue())
+                        .anyMatch(f -> f.getMethodName().equals("awaitEvent")));
   }
 
   private static long threads(String prefix) {
