@@ -2,17 +2,14 @@ package io.jdm.targets;
 
 import io.jdm.core.ArgSet;
 import io.jdm.core.Bio;
-import io.jdm.core.BlockDevice;
 import io.jdm.core.BlockStatus;
-import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.MapResult;
+import io.jdm.core.PassThroughTarget;
 import io.jdm.core.StatusType;
-import io.jdm.core.Target;
 import io.jdm.core.TargetException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -45,13 +42,8 @@ import java.util.TreeMap;
  *
  * <p>Thread-safe: the list is guarded by the target's lock, as the kernel's {@code dust_lock}.
  */
-final class DustTarget implements Target {
+final class DustTarget extends PassThroughTarget {
   private final Logger log;
-  private final DmDev dmDev;
-  private final BlockDevice dev;
-  private final long begin;
-  private final long length;
-  private final long start;
   private final int blksz;
   private final int sectorsPerBlock;
   private final int shift;
@@ -60,12 +52,8 @@ final class DustTarget implements Target {
   private volatile boolean quiet;
 
   DustTarget(Logger log, DmDev dmDev, long begin, long length, long start, int blksz) {
+    super(dmDev, begin, length, start);
     this.log = log;
-    this.dmDev = dmDev;
-    this.dev = dmDev.bdev();
-    this.begin = begin;
-    this.length = length;
-    this.start = start;
     this.blksz = blksz;
     this.sectorsPerBlock = blksz / 512;
     this.shift = Integer.numberOfTrailingZeros(sectorsPerBlock);
@@ -73,8 +61,8 @@ final class DustTarget implements Target {
 
   @Override
   public MapResult map(Bio bio) {
-    long sector = start + (bio.sector() - begin);
-    bio.remap(dev, sector);
+    remap(bio);
+    long sector = bio.sector();
     if (!failReadOnBadBlock || bio.op() == Bio.Op.FLUSH) {
       return MapResult.REMAPPED;
     }
@@ -226,12 +214,7 @@ final class DustTarget implements Target {
           + " "
           + (quiet ? "quiet" : "verbose");
     }
-    return dmDev.name() + " " + start + " " + blksz;
-  }
-
-  @Override
-  public List<DeviceArea> devices() {
-    return List.of(new DeviceArea(dmDev, start, length));
+    return tableText() + " " + blksz;
   }
 
   @Override
@@ -239,13 +222,9 @@ final class DustTarget implements Target {
     return sectorsPerBlock;
   }
 
+  /** dm-dust asks for flushes and discards only ({@code num_write_zeroes_bios} stays 0). */
   @Override
-  public int numFlushBios() {
-    return 1;
-  }
-
-  @Override
-  public int numDiscardBios() {
-    return 1;
+  public int numWriteZeroesBios() {
+    return 0;
   }
 }

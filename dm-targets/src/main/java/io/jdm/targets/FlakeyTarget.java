@@ -1,17 +1,15 @@
 package io.jdm.targets;
 
 import io.jdm.core.Bio;
-import io.jdm.core.BlockDevice;
 import io.jdm.core.BlockStatus;
 import io.jdm.core.Clock;
-import io.jdm.core.DeviceArea;
 import io.jdm.core.DmDev;
 import io.jdm.core.EndIoResult;
 import io.jdm.core.EndIoTarget;
 import io.jdm.core.MapResult;
+import io.jdm.core.PassThroughTarget;
 import io.jdm.core.StatusType;
 import java.nio.ByteBuffer;
-import java.util.List;
 
 /**
  * One {@code flakey} line. Up or down is decided per bio from the whole seconds elapsed on the
@@ -25,7 +23,7 @@ import java.util.List;
  *
  * <p>Thread-safe.
  */
-final class FlakeyTarget implements EndIoTarget {
+final class FlakeyTarget extends PassThroughTarget implements EndIoTarget {
 
   /** What the device does while down. */
   static final class Features {
@@ -51,11 +49,6 @@ final class FlakeyTarget implements EndIoTarget {
   private static final int REQ_NOUNMAP = 28;
 
   private final Clock clock;
-  private final DmDev dmDev;
-  private final BlockDevice dev;
-  private final long begin;
-  private final long length;
-  private final long start;
   private final long up;
   private final long down;
   private final Features f;
@@ -72,13 +65,9 @@ final class FlakeyTarget implements EndIoTarget {
       long up,
       long down,
       Features f) {
+    super(dmDev, begin, length, start);
     this.clock = clock;
     this.random = random;
-    this.dmDev = dmDev;
-    this.dev = dmDev.bdev();
-    this.begin = begin;
-    this.length = length;
-    this.start = start;
     this.up = up;
     this.down = down;
     this.f = f;
@@ -119,7 +108,7 @@ final class FlakeyTarget implements EndIoTarget {
         }
       }
     }
-    bio.remap(dev, start + (bio.sector() - begin));
+    remap(bio);
     return MapResult.REMAPPED;
   }
 
@@ -234,13 +223,7 @@ final class FlakeyTarget implements EndIoTarget {
       return "";
     }
     StringBuilder sb = new StringBuilder();
-    sb.append(dmDev.name())
-        .append(' ')
-        .append(start)
-        .append(' ')
-        .append(up)
-        .append(' ')
-        .append(down);
+    sb.append(tableText()).append(' ').append(up).append(' ').append(down);
     int words =
         (f.errorReads ? 1 : 0)
             + (f.dropWrites ? 1 : 0)
@@ -274,18 +257,9 @@ final class FlakeyTarget implements EndIoTarget {
     return sb.toString();
   }
 
+  /** dm-flakey asks for flushes and discards only ({@code num_write_zeroes_bios} stays 0). */
   @Override
-  public List<DeviceArea> devices() {
-    return List.of(new DeviceArea(dmDev, start, length));
-  }
-
-  @Override
-  public int numFlushBios() {
-    return 1;
-  }
-
-  @Override
-  public int numDiscardBios() {
-    return 1;
+  public int numWriteZeroesBios() {
+    return 0;
   }
 }
