@@ -23,12 +23,21 @@ import java.util.Objects;
  * <p>Remapping is done in place: a mapped device records the bio's sector, device and flags in a
  * frame on the bio before a target changes them, and restores them on the way back up. This is what
  * lets a bio pass through a stack of mapped devices without any allocation (the kernel allocates a
- * clone per layer from a mempool). Splitting ({@link #split(int)}) and fan-out ({@link
+ * clone per layer from a mempool). Splitting ({@link #split(int)}), chaining ({@link
+ * #chainSlice(int, int)}, {@link #chain(Op, int, long, int, ByteBuffer)}) and fan-out ({@link
  * #clone(BioCallback)}) do allocate.
  *
+ * <p>Chaining, the kernel's {@code bio_chain}: a split part or a chained child is a bio of its own,
+ * submitted to any device, whose completion is counted into its parent's instead of calling a
+ * callback. The parent's completion waits for its own share (the parent itself being completed, as
+ * always) and for every child, and takes the first error among them. All of them share one join
+ * counter, kept in a frame on the parent at the layer that chained them, so a part may itself be
+ * remapped, split and chained again below.
+ *
  * <p>Thread model: a bio is handled by one thread at a time; the thread that completes it runs the
- * end-I/O hooks and the callback. Only the join counters of a split bio are touched concurrently.
- * Bios are mutable and not thread-safe otherwise.
+ * end-I/O hooks and the callback. Only the join counters of a split or chained bio are touched
+ * concurrently: its parts may complete on any threads, and the last one to complete continues the
+ * parent's completion. Bios are mutable and not thread-safe otherwise.
  */
 public final class Bio {
 
@@ -442,25 +451,96 @@ public final class Bio {
       throw new IllegalArgumentException(
           "split at " + sectors + " (expected: 0 < sectors < " + this.sectors + ")");
     }
-    Frame join = openJoin();
-    join.addPending();
-    Bio child = new Bio();
-    child.op = op;
-    child.flags = flags;
-    child.sector = sector;
-    child.sectors = sectors;
-    child.device = device;
-    child.targetBioNr = targetBioNr;
-    child.parent = this;
-    child.parentJoin = join;
+    Bio child = chained(op, flags, sector, sectors, data, dataOffset, device, targetBioNr);
     if (data != null) {
-      child.data = data;
-      child.dataOffset = dataOffset;
       dataOffset += sectors << SECTOR_SHIFT;
     }
     sector += sectors;
     this.sectors -= sectors;
     return child;
+  }
+
+  /**
+   * A child bio over sectors {@code [offset, offset + sectors)} of this bio, sharing that part of
+   * the payload (the kernel's {@code bio_alloc_clone} + {@code bio_trim} + {@code bio_chain}),
+   * without changing this bio. The child has this bio's operation and flags and points at {@code
+   * sector() + offset} of {@link #device()}; the caller may {@link #remap} it anywhere and submits
+   * it. This bio's completion waits for the child too, as for {@link #split}: the caller still
+   * completes (or submits) this bio itself, and its callback runs once that and every child have
+   * completed, with the first error.
+   *
+   * <p>Only the bio's owner may chain to it, before this bio's own share has completed (or while
+   * another child keeps it from completing).
+   *
+   * @throws IllegalArgumentException if the range is not inside this bio
+   * @throws IllegalStateException if this bio has already completed
+   */
+  public Bio chainSlice(int offset, int sectors) {
+    if (offset < 0 || sectors < 0 || sectors > this.sectors - offset) {
+      throw new IllegalArgumentException(
+          "slice of "
+              + sectors
+              + " sectors at "
+              + offset
+              + " (expected: 0 <= offset <= offset + sectors <= "
+              + this.sectors
+              + ")");
+    }
+    return chained(
+        op,
+        flags,
+        sector + offset,
+        sectors,
+        data,
+        data == null ? 0 : dataOffset + (offset << SECTOR_SHIFT),
+        device,
+        targetBioNr);
+  }
+
+  /**
+   * A new child bio with its own request and buffer (the kernel's {@code bio_alloc} + {@code
+   * bio_chain}): any operation, flags, sector and payload, as {@link #of}, with no device until it
+   * is submitted. Its completion counts toward this bio's as in {@link #chainSlice}: a crypt-like
+   * target writes a bounce buffer through a child, a copy-out reads into its own buffer.
+   *
+   * @throws IllegalArgumentException as {@link #of} does
+   * @throws IllegalStateException if this bio has already completed
+   */
+  public Bio chain(Op op, int flags, long sector, int sectors, ByteBuffer data) {
+    checkRequest(op, flags, sectors, data);
+    return chained(
+        op, flags, sector, sectors, data, data == null ? 0 : data.position(), null, targetBioNr);
+  }
+
+  /** The checks of {@link #of} and {@link #reset}, for a request that is not built by them. */
+  private static void checkRequest(Op op, int flags, int sectors, ByteBuffer data) {
+    Objects.requireNonNull(op, "op");
+    if ((flags & ~ALL_FLAGS) != 0) {
+      throw new IllegalArgumentException("unknown flags 0x" + Integer.toHexString(flags));
+    }
+    if (sectors < 0) {
+      throw new IllegalArgumentException("sectors " + sectors + " < 0");
+    }
+    if (!op.hasData()) {
+      if (data != null) {
+        throw new IllegalArgumentException(op + " carries no payload");
+      }
+      if (op == Op.FLUSH && sectors != 0) {
+        throw new IllegalArgumentException("a flush has no sectors, got " + sectors);
+      }
+      return;
+    }
+    Objects.requireNonNull(data, "data");
+    if ((long) sectors << SECTOR_SHIFT != data.remaining()) {
+      throw new IllegalArgumentException(
+          "sectors "
+              + sectors
+              + " does not match the payload ("
+              + data.remaining()
+              + " bytes, expected: a multiple of "
+              + SECTOR_SIZE
+              + ")");
+    }
   }
 
   /**
@@ -486,22 +566,47 @@ public final class Bio {
    * without shrinking this bio: the core's duplicate flush/discard bios.
    */
   Bio chainedCopy(long sector, int sectors, int targetBioNr) {
+    return chained(
+        op,
+        flags,
+        sector,
+        sectors,
+        data,
+        data == null ? 0 : dataOffset + (int) ((sector - this.sector) << SECTOR_SHIFT),
+        device,
+        targetBioNr);
+  }
+
+  /**
+   * The one way a child is made: split parts, slices, own-buffer children and the core's copies all
+   * count into the join frame of this layer, which the last of them (or this bio's own share) pops.
+   */
+  private Bio chained(
+      Op op,
+      int flags,
+      long sector,
+      int sectors,
+      ByteBuffer data,
+      int dataOffset,
+      BlockDevice device,
+      int targetBioNr) {
+    if (isCompleted()) {
+      throw new IllegalStateException("cannot chain to a completed bio: " + this);
+    }
     Frame join = openJoin();
     join.addPending();
-    Bio copy = new Bio();
-    copy.op = op;
-    copy.flags = flags;
-    copy.sector = sector;
-    copy.sectors = sectors;
-    copy.device = device;
-    copy.targetBioNr = targetBioNr;
-    copy.parent = this;
-    copy.parentJoin = join;
-    if (data != null) {
-      copy.data = data;
-      copy.dataOffset = dataOffset + (int) ((sector - this.sector) << SECTOR_SHIFT);
-    }
-    return copy;
+    Bio child = new Bio();
+    child.op = op;
+    child.flags = flags;
+    child.sector = sector;
+    child.sectors = sectors;
+    child.data = data;
+    child.dataOffset = dataOffset;
+    child.device = device;
+    child.targetBioNr = targetBioNr;
+    child.parent = this;
+    child.parentJoin = join;
+    return child;
   }
 
   private Frame openJoin() {

@@ -3,6 +3,7 @@ package io.jdm.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -159,6 +160,111 @@ class BioTest {
     assertThat(done).containsExactly(bio);
     assertThat(bio.sector()).isZero();
     assertThat(bio.sectors()).isEqualTo(8);
+  }
+
+  @Test
+  void chainedSlicesShareThePayloadAndJoinTheParent() {
+    ByteBuffer b = ByteBuffer.allocate(8 * 512).position(512).limit(3584); // 6 sectors
+    Bio parent = Bio.write(40, b, Bio.FUA, record);
+    Bio front = parent.chainSlice(0, 2);
+    Bio back = parent.chainSlice(4, 2);
+    assertThat(front.sector()).isEqualTo(40);
+    assertThat(front.dataOffset()).isEqualTo(512);
+    assertThat(back.sector()).isEqualTo(44);
+    assertThat(back.dataOffset()).isEqualTo(512 + 4 * 512);
+    assertThat(back.flags()).isEqualTo(Bio.FUA);
+    assertThat(back.data()).isSameAs(b);
+    assertThat(parent.sector()).isEqualTo(40); // unlike split, the parent keeps its range
+    assertThat(parent.sectors()).isEqualTo(6);
+    back.complete(BlockStatus.OK);
+    parent.complete(BlockStatus.OK); // the parent's own share
+    assertThat(done).isEmpty();
+    front.complete(BlockStatus.NOSPC);
+    assertThat(done).containsExactly(parent);
+    assertThat(parent.status()).isEqualTo(BlockStatus.NOSPC);
+  }
+
+  @Test
+  void theParentsOwnShareMayArriveLastAndItsErrorCounts() {
+    Bio parent = Bio.discard(0, 64, record);
+    Bio a = parent.chainSlice(0, 32);
+    Bio c = parent.chainSlice(32, 32);
+    a.complete(BlockStatus.OK);
+    c.complete(BlockStatus.OK);
+    assertThat(done).isEmpty();
+    parent.complete(BlockStatus.TIMEOUT);
+    assertThat(done).containsExactly(parent);
+    assertThat(parent.status()).isEqualTo(BlockStatus.TIMEOUT);
+  }
+
+  @Test
+  void aChildWithItsOwnBufferGoesToAnyDevice() throws IOException {
+    MemoryBlockDevice disk = MemoryBlockDevice.create("disk", 64);
+    ByteBuffer own = ByteBuffer.allocate(1024);
+    own.put(0, (byte) 7).put(1023, (byte) 9);
+    Bio parent = Bio.read(0, ByteBuffer.allocate(512), record);
+    Bio child = parent.chain(Bio.Op.WRITE, Bio.FUA, 10, 2, own);
+    assertThat(child.device()).isNull();
+    assertThat(child.data()).isSameAs(own);
+    child.submit(disk);
+    assertThat(done).isEmpty();
+    parent.complete(BlockStatus.OK);
+    assertThat(done).containsExactly(parent);
+    assertThat(parent.status()).isEqualTo(BlockStatus.OK);
+    ByteBuffer back = ByteBuffer.allocate(1024);
+    disk.read(back, 10 * 512);
+    assertThat(back.flip()).isEqualTo(own);
+
+    Bio second = Bio.flush(record);
+    second.chain(Bio.Op.READ, 0, 64, 1, ByteBuffer.allocate(512)).submit(disk); // beyond the end
+    second.complete(BlockStatus.OK);
+    assertThat(second.status()).isEqualTo(BlockStatus.IOERR);
+  }
+
+  @Test
+  void aChainedChildMaySplitAgainInAMappedDevice() throws IOException {
+    MemoryBlockDevice a = MemoryBlockDevice.create("a", 64);
+    MemoryBlockDevice c = MemoryBlockDevice.create("c", 64);
+    try (DeviceMapper dm = DeviceMapper.create()) {
+      dm.registerDevice("a", a);
+      dm.registerDevice("c", c);
+      MappedDevice md = dm.create("both", "0 8 linear a 0\n8 8 linear c 0");
+      ByteBuffer payload = ByteBuffer.allocate(16 * 512);
+      for (int i = 0; i < payload.capacity(); i++) {
+        payload.put(i, (byte) (i * 31));
+      }
+      Bio parent = Bio.write(0, payload, record);
+      Bio child = parent.chainSlice(0, 16);
+      child.submit(md); // crosses the boundary: the mapped device splits the child again
+      parent.complete(BlockStatus.OK);
+      assertThat(done).containsExactly(parent);
+      assertThat(parent.status()).isEqualTo(BlockStatus.OK);
+      ByteBuffer back = ByteBuffer.allocate(8 * 512);
+      c.read(back, 0);
+      assertThat(back.flip()).isEqualTo(payload.slice(8 * 512, 8 * 512));
+    }
+  }
+
+  @Test
+  void rejectedChainsChangeNothing() {
+    Bio parent = Bio.read(0, ByteBuffer.allocate(2048), record);
+    assertThatThrownBy(() -> parent.chainSlice(3, 2))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("slice of 2 sectors at 3 (expected: 0 <= offset <= offset + sectors <= 4)");
+    assertThatThrownBy(() -> parent.chainSlice(-1, 1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> parent.chain(Bio.Op.WRITE, 0, 0, 2, ByteBuffer.allocate(512)))
+        .hasMessageContaining("does not match the payload");
+    assertThatThrownBy(() -> parent.chain(Bio.Op.DISCARD, 0, 0, 2, ByteBuffer.allocate(1024)))
+        .hasMessageContaining("carries no payload");
+    assertThatThrownBy(() -> parent.chain(Bio.Op.FLUSH, 0, 0, 2, null))
+        .hasMessageContaining("a flush has no sectors");
+    assertThatThrownBy(() -> parent.chain(Bio.Op.READ, 1 << 20, 0, 1, ByteBuffer.allocate(512)))
+        .hasMessageContaining("unknown flags");
+    parent.complete(BlockStatus.OK); // no pending child was left behind by the refusals
+    assertThat(done).containsExactly(parent);
+    assertThatThrownBy(() -> parent.chainSlice(0, 1))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("cannot chain to a completed bio");
   }
 
   @Test
