@@ -374,7 +374,8 @@ public final class Table {
       }
       TargetType tt = dm.registry().get(type);
       if (tt == null) {
-        throw new TableException(lineNo, type, "unknown target type");
+        throw new TableException(
+            lineNo, type, "unknown target type" + TargetRegistry.moduleHint(type));
       }
       Set<TargetFeature> features = tt.features();
       if (features.contains(TargetFeature.SINGLETON)) {

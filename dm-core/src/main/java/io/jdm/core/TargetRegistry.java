@@ -135,4 +135,27 @@ public final class TargetRegistry {
     }
     return sb.toString();
   }
+
+  /** Where jdm's own target types live, for the hint in an unknown-type error. */
+  private static final java.util.Map<String, String> MODULES =
+      java.util.Map.ofEntries(
+          java.util.Map.entry("delay", "dm-targets"),
+          java.util.Map.entry("flakey", "dm-targets"),
+          java.util.Map.entry("dust", "dm-targets"),
+          java.util.Map.entry("log-writes", "dm-targets"),
+          java.util.Map.entry("unstriped", "dm-targets"),
+          java.util.Map.entry("switch", "dm-targets"),
+          java.util.Map.entry("crypt", "dm-crypto"),
+          java.util.Map.entry("basic_target", "dm-examples"));
+
+  /**
+   * {@code " (provided by jdm's dm-targets module: put it on the class path)"} for a type one of
+   * jdm's modules provides, else {@code ""}.
+   */
+  static String moduleHint(String type) {
+    String module = MODULES.get(type);
+    return module == null
+        ? ""
+        : " (provided by jdm's " + module + " module: put io.jdm:" + module + " on the class path)";
+  }
 }

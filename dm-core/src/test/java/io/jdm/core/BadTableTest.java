@@ -58,6 +58,8 @@ class BadTableTest {
       textBlock =
           """
           0 100 nosuch                                    | line 1: nosuch: unknown target type
+          0 100 flakey disk 0 1 1                         | line 1: flakey: unknown target type (provided by jdm's dm-targets module: put io.jdm:dm-targets on the class path)
+          0 100 crypt aes-xts-plain64 - 0 disk 0          | line 1: crypt: unknown target type (provided by jdm's dm-crypto module: put io.jdm:dm-crypto on the class path)
           0 100 linear disk 0\\n50 100 linear disk 0       | line 2: linear: Gap in table (starts at sector 50, expected 100)
           0 100 linear disk 0\\n200 100 linear disk 0      | line 2: linear: Gap in table (starts at sector 200, expected 100)
           5 100 linear disk 0                             | line 1: linear: Gap in table (starts at sector 5, expected 0)
