@@ -323,7 +323,9 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testWriteThenReadBack() throws IOException {
-    assumeTrue(capabilities().writesSucceed());
+    assumeTrue(
+        capabilities().writesSucceed(),
+        "the device does not keep writes (capabilities: writesSucceed false)");
     BlockDevice dev = newDevice();
     int bs = blockSectors(dev);
     ReferenceModel model = new ReferenceModel(dev.sectors());
@@ -340,7 +342,9 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testSyncHelpersAdvanceBufferPosition() throws IOException {
-    assumeTrue(capabilities().writesSucceed());
+    assumeTrue(
+        capabilities().writesSucceed(),
+        "the device does not keep writes (capabilities: writesSucceed false)");
     BlockDevice dev = newDevice();
     int bytes = blockSectors(dev) * SECTOR;
     ByteBuffer src = randomData(bytes);
@@ -369,7 +373,9 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testManyOutstandingBios() throws IOException {
-    assumeTrue(capabilities().writesSucceed());
+    assumeTrue(
+        capabilities().writesSucceed(),
+        "the device does not keep writes (capabilities: writesSucceed false)");
     BlockDevice dev = newDevice();
     int bs = blockSectors(dev);
     int n = (int) Math.min(512, dev.sectors() / bs);
@@ -560,7 +566,7 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testReadOnlyDeviceRejectsWrites() throws IOException {
-    assumeTrue(capabilities().readOnly());
+    assumeTrue(capabilities().readOnly(), "the device is writable (capabilities: readOnly false)");
     BlockDevice dev = newDevice();
     int bs = blockSectors(dev);
     ByteBuffer before = buffer(bs * SECTOR);
@@ -575,7 +581,9 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testConcurrentVerifiedIo() throws Exception {
-    assumeTrue(capabilities().concurrent());
+    assumeTrue(
+        capabilities().concurrent(),
+        "the device is not safe for concurrent I/O (capabilities: concurrent false)");
     BlockDevice dev = newDevice();
     int threads = 4;
     int bs = blockSectors(dev);
@@ -609,7 +617,9 @@ public abstract class BaseBlockDeviceTestCase {
 
   @Test
   public void testFileChannelView() throws IOException {
-    assumeTrue(capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT);
+    assumeTrue(
+        capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT,
+        "the device does not keep what is written (capabilities: writesSucceed and data PERSISTENT)");
     BlockDevice dev = newDevice();
     FileChannel fc = dev.asFileChannel();
     assertThat(fc.size()).isEqualTo(dev.size());

@@ -74,7 +74,9 @@ public abstract class BaseChunkedTargetTestCase extends BaseTargetTestCase {
 
   @Test
   public void testIoStraddlingEveryChunkBoundary() throws IOException {
-    assumeTrue(capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT);
+    assumeTrue(
+        capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT,
+        "the device does not keep what is written (capabilities: writesSucceed and data PERSISTENT)");
     for (int c : chunkSizes()) {
       BlockDevice dev = deviceWithChunk(c, 512);
       int bs = blockSectors(dev);
@@ -99,7 +101,9 @@ public abstract class BaseChunkedTargetTestCase extends BaseTargetTestCase {
 
   @Test
   public void testIoSpanningManyChunks() throws IOException {
-    assumeTrue(capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT);
+    assumeTrue(
+        capabilities().writesSucceed() && capabilities().data() == Data.PERSISTENT,
+        "the device does not keep what is written (capabilities: writesSucceed and data PERSISTENT)");
     for (int c : chunkSizes()) {
       BlockDevice dev = deviceWithChunk(c, 2048);
       int bs = blockSectors(dev);

@@ -181,7 +181,9 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
 
   @Test
   public void testIoIsHeldWhileSuspended() throws IOException {
-    assumeTrue(capabilities().writesSucceed());
+    assumeTrue(
+        capabilities().writesSucceed(),
+        "the device does not keep writes (capabilities: writesSucceed false)");
     MappedDevice md = (MappedDevice) newDevice();
     md.suspend();
     assertThat(md.isSuspended()).isTrue();
@@ -207,7 +209,9 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
   @Test
   public void testTablesSwappedUnderLoadLoseNothing() throws Exception {
     DeviceCapabilities caps = capabilities();
-    assumeTrue(caps.writesSucceed() && caps.concurrent());
+    assumeTrue(
+        caps.writesSucceed() && caps.concurrent(),
+        "needs writes that succeed and concurrent I/O (capabilities: writesSucceed, concurrent)");
     MappedDevice md = (MappedDevice) newDevice();
     String table = md.table();
     int threads = 2;
