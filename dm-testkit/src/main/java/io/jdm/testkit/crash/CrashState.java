@@ -58,10 +58,18 @@ public final class CrashState {
    * The marks logged before the crash, in log order: every mark logged before the flush or FUA
    * write that closes this state's epoch, since the crash may have happened just before that
    * completed. A workload that marks an operation after it completes ("ack-17") can assert that
-   * every marked operation survived.
+   * every marked operation survived. Only the workload's marks: the log's own end mark ({@link
+   * WriteLog#END_MARK}) is not among them.
    */
   public List<String> marks() {
     return marks;
+  }
+
+  /** The last of {@link #marks()}, if any: the last operation acknowledged before the crash. */
+  public java.util.Optional<String> lastMark() {
+    return marks.isEmpty()
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(marks.get(marks.size() - 1));
   }
 
   public boolean hasMark(String name) {

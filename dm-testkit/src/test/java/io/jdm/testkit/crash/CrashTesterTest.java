@@ -84,8 +84,16 @@ class CrashTesterTest {
             "0: 10 20 21 0 0 marks []",
             "1: 10 20 21 0 0 marks []",
             "1: 10 20 21 30 0 marks []",
-            "2: 10 20 21 30 0 marks [m, dm-log-writes-end]",
-            "2: 10 20 21 30 40 marks [m, dm-log-writes-end]");
+            "2: 10 20 21 30 0 marks [m]",
+            "2: 10 20 21 30 40 marks [m]");
+  }
+
+  @Test
+  void marksAreTheWorkloadsOnlyAndLastMarkIsTheLastOfThem() throws IOException {
+    List<java.util.Optional<String>> last = new java.util.ArrayList<>();
+    CrashTester.of(small()).tornWrites(false).run(s -> last.add(s.lastMark())).assertPassed();
+    assertThat(last.get(0)).isEmpty();
+    assertThat(last.get(last.size() - 1)).contains("m"); // not the log's own end mark
   }
 
   @Test
