@@ -7,6 +7,7 @@ import io.jdm.core.io.DmIo.Region;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -641,9 +642,7 @@ public final class Kcopyd implements AutoCloseable {
 
     @Override
     public String toString() {
-      return (source == null ? "zero" : "copy " + source)
-          + " to "
-          + java.util.Arrays.toString(dests);
+      return (source == null ? "zero" : "copy " + source) + " to " + Arrays.toString(dests);
     }
   }
 
