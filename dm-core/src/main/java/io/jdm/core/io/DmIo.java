@@ -7,6 +7,7 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.IoLimits;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -269,7 +270,7 @@ public final class DmIo {
   private static final int FLUSH_STRIPS = Bio.PREFLUSH | Bio.FUA | Bio.NOUNMAP;
 
   private static String name(Bio.Op op) {
-    return op.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    return op.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   /**

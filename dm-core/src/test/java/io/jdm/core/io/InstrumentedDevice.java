@@ -46,6 +46,11 @@ final class InstrumentedDevice implements BlockDevice {
     this(name, dev, dev.limits());
   }
 
+  /** The device behind, to check contents without going through this one's limits. */
+  BlockDevice inner() {
+    return dev;
+  }
+
   /** Fails every bio touching sectors {@code [from, to)} with {@code status}. */
   synchronized InstrumentedDevice failRange(long from, long to, BlockStatus status) {
     this.failFrom = from;
