@@ -2,40 +2,16 @@ package io.jdm.core;
 
 import java.io.IOException;
 import java.util.Locale;
-import java.util.concurrent.locks.LockSupport;
 
 /** The waiting behind {@link BlockDevice}'s synchronous helpers. */
 final class SyncIo {
   private SyncIo() {}
 
-  /** Waits for one bio; parks only if the bio did not complete inline. */
-  static final class Waiter implements BioCallback {
-    private final Thread thread = Thread.currentThread();
-    private volatile boolean done;
-
+  /** Waits for one bio; parks only if the bio did not complete inline ({@link Completion}). */
+  static final class Waiter extends Completion implements BioCallback {
     @Override
     public void done(Bio bio) {
-      done = true;
-      if (Thread.currentThread() != thread) {
-        LockSupport.unpark(thread);
-      }
-    }
-
-    /**
-     * Waits uninterruptibly: the bio's buffer belongs to the device until it completes, so giving
-     * up early could let a late read land in memory the caller has reused. An interrupt is kept.
-     */
-    void await() {
-      boolean interrupted = false;
-      while (!done) {
-        LockSupport.park(this);
-        if (Thread.interrupted()) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      signal();
     }
   }
 

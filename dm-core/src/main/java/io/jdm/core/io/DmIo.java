@@ -4,6 +4,7 @@ import io.jdm.core.Bio;
 import io.jdm.core.BioCallback;
 import io.jdm.core.BlockDevice;
 import io.jdm.core.BlockStatus;
+import io.jdm.core.Completion;
 import io.jdm.core.IoLimits;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -11,7 +12,6 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * I/O to regions of block devices for targets: read one region into a buffer, or write one payload
@@ -153,7 +153,7 @@ public final class DmIo {
     Waiter w = new Waiter();
     Io io = prepare(op, flags | Bio.SYNC, regions, data, w, true);
     io.dispatch();
-    long bits = w.await();
+    long bits = w.bits();
     if (bits != 0) {
       throw new DmIoException(op, regions, bits, io.statuses);
     }
@@ -410,31 +410,17 @@ public final class DmIo {
   }
 
   /** Waits for one request without giving up, like {@code BlockDevice}'s synchronous helpers. */
-  private static final class Waiter implements Callback {
-    private final Thread thread = Thread.currentThread();
-    private volatile boolean done;
-    private long bits;
+  private static final class Waiter extends Completion implements Callback {
+    private long bits; // written before signal(), read after await()
 
     @Override
     public void done(long errorBits) {
       bits = errorBits;
-      done = true;
-      if (Thread.currentThread() != thread) {
-        LockSupport.unpark(thread);
-      }
+      signal();
     }
 
-    long await() {
-      boolean interrupted = false;
-      while (!done) {
-        LockSupport.park(this);
-        if (Thread.interrupted()) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+    long bits() {
+      await();
       return bits;
     }
   }
