@@ -488,6 +488,11 @@ public final class MappedDevice implements BlockDevice {
     return true;
   }
 
+  /** {@code dm_noflush_suspending}: a {@link SuspendMode#NOFLUSH} suspend is under way. */
+  boolean isNoflushSuspending() {
+    return noflushSuspending;
+  }
+
   /** Whether new I/O is being held (for tests). */
   boolean isIoBlocked() {
     return ioBlocked != 0;
@@ -622,8 +627,12 @@ public final class MappedDevice implements BlockDevice {
         t.presuspend();
       }
       ioBlocked = 1;
+      if (t != null) {
+        t.startSuspendingHolds();
+      }
       if (!awaitIdle(deadline)) {
         if (t != null) {
+          t.stopSuspendingHolds();
           t.presuspendUndo();
         }
         return false;
@@ -749,6 +758,7 @@ public final class MappedDevice implements BlockDevice {
           throw new DmException(Errno.EINVAL, name + ": preresume failed: " + e.getMessage(), e);
         }
         t.resumeTargets();
+        t.stopSuspendingHolds();
         suspended = false;
         replayDeferred();
       }

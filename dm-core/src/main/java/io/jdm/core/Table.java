@@ -43,6 +43,7 @@ public final class Table {
   final boolean flushBypassesMap;
   final boolean hasDataDevices;
   private final List<Workqueue> workqueues;
+  private final List<BioHoldList> holdLists;
   final TargetType immutableType;
   final boolean hasWildcard;
   private final boolean discardSupported;
@@ -89,6 +90,7 @@ public final class Table {
     }
     this.flushDevices = distinct.keySet().toArray(new BlockDevice[0]);
     this.workqueues = List.copyOf(l.workqueues.values());
+    this.holdLists = List.copyOf(l.holdLists);
     this.immutableType = l.immutableType;
     boolean wildcard = false;
     for (TargetType t : types) {
@@ -250,6 +252,20 @@ public final class Table {
     }
   }
 
+  /** New I/O is held: the targets' hold lists let go of their bios (see {@link BioHoldList}). */
+  void startSuspendingHolds() {
+    for (BioHoldList h : holdLists) {
+      h.startSuspending();
+    }
+  }
+
+  /** The device resumed or gave up suspending: the hold lists hold again. */
+  void stopSuspendingHolds() {
+    for (BioHoldList h : holdLists) {
+      h.stopSuspending();
+    }
+  }
+
   void postsuspend() {
     for (Target t : targets) {
       t.postsuspend();
@@ -278,6 +294,9 @@ public final class Table {
     dying = true;
     while (users.get() != 0) {
       Thread.onSpinWait(); // a status or message call is reading the targets; it is short
+    }
+    for (BioHoldList h : holdLists) {
+      h.destroy();
     }
     destroyParts(List.of(targets), workqueues, devices);
   }
@@ -324,6 +343,7 @@ public final class Table {
     private final List<Long> ends = new ArrayList<>();
     private final Map<DeviceMapper.OpenDevice, DmDevImpl> devices = new LinkedHashMap<>();
     private final Map<String, Workqueue> workqueues = new LinkedHashMap<>();
+    private final List<BioHoldList> holdLists = new ArrayList<>();
     private TargetType immutableType;
     private boolean singleton;
     private boolean discard;
@@ -612,7 +632,22 @@ public final class Table {
       @Override
       public Workqueue workqueue(String name, int threads) {
         return workqueues.computeIfAbsent(
-            name, n -> new Workqueue("jdm-" + md.name() + "-" + n, threads));
+            name, n -> new Workqueue("jdm-" + md.name() + "-" + n, threads, dm.clock()));
+      }
+
+      @Override
+      public BioHoldList holdList(BlockStatus failStatus) {
+        if (done) {
+          throw new IllegalStateException("holdList outside the target constructor");
+        }
+        BioHoldList h = new BioHoldList(md, failStatus);
+        holdLists.add(h);
+        return h;
+      }
+
+      @Override
+      public boolean noflushSuspending() {
+        return md.isNoflushSuspending();
       }
 
       @Override

@@ -44,6 +44,23 @@ public interface TargetContext {
    */
   Workqueue workqueue(String name, int threads);
 
+  /**
+   * A new list for bios this target keeps until it can serve them, which the core lets go of when
+   * the device suspends ({@link BioHoldList}). Call from the constructor.
+   *
+   * @param failStatus how a held bio completes when a flushing suspend lets it go (the kernel's
+   *     mirror and multipath use {@link BlockStatus#IOERR})
+   */
+  BioHoldList holdList(BlockStatus failStatus);
+
+  /**
+   * Whether the device is being suspended with {@link SuspendMode#NOFLUSH} ({@code
+   * dm_noflush_suspending}): true from before the presuspend hooks until the suspend completes or
+   * is abandoned. A bio pushed back then ({@link MapResult#REQUEUE}, or completed with {@link
+   * BlockStatus#DM_REQUEUE}) is reissued after resume.
+   */
+  boolean noflushSuspending();
+
   /** Raises a table event: the device's event number goes up and waiters wake. */
   void triggerEvent();
 

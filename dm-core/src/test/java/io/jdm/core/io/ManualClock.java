@@ -8,10 +8,13 @@ import java.util.List;
  * A clock that moves only when told, running due timers on the calling thread. The testkit has a
  * fuller one; the core's tests cannot depend on the testkit, which depends on the core.
  */
-final class ManualClock implements Clock {
+public final class ManualClock implements Clock {
   private long now;
   private final List<long[]> deadlines = new ArrayList<>(); // guarded by this, parallel to tasks
   private final List<Runnable> tasks = new ArrayList<>();
+
+  /** A clock at time 0 with no timers. */
+  public ManualClock() {}
 
   @Override
   public synchronized long nanoTime() {
@@ -36,12 +39,12 @@ final class ManualClock implements Clock {
     };
   }
 
-  synchronized int pendingTimers() {
+  public synchronized int pendingTimers() {
     return tasks.size();
   }
 
   /** Moves time forward by {@code nanos} and runs every timer that falls due, in order. */
-  void advance(long nanos) {
+  public void advance(long nanos) {
     long target;
     synchronized (this) {
       target = now + nanos;
