@@ -1095,15 +1095,29 @@ public final class MappedDevice implements BlockDevice {
   }
 
   /**
-   * Removes the device from its device mapper ({@code dmsetup remove}).
+   * Removes the device from its device mapper ({@code dmsetup remove}); does nothing if it is
+   * already removed.
+   *
+   * @throws DmException ({@link Errno#EBUSY}) while the device is open or used by another table
+   */
+  public void remove() {
+    if (!removed) {
+      dm.remove(this);
+    }
+  }
+
+  /**
+   * {@link #remove()}: the end of the device for whoever made it. A mapped device is a {@link
+   * BlockDevice}, and a closed block device refuses I/O (the conformance suite holds every device
+   * to that), so {@code close()} cannot leave it serving. Code that only looks a device up ({@link
+   * DeviceMapper#device}) and wants to keep it from being removed while it works uses the handle
+   * from {@link #open()}, whose {@code close()} only releases the handle.
    *
    * @throws DmException ({@link Errno#EBUSY}) while the device is open or used by another table
    */
   @Override
   public void close() {
-    if (!removed) {
-      dm.remove(this);
-    }
+    remove();
   }
 
   @Override

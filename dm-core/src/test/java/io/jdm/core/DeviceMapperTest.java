@@ -48,7 +48,7 @@ class DeviceMapperTest {
     assertThat(dm.find("a")).isEmpty();
     assertThat(dm.device("c")).isSameAs(a);
     dm.remove("c");
-    b.close();
+    b.remove();
     assertThat(dm.list()).isEmpty();
     assertThat(dm.ls()).isEqualTo("No devices found\n");
     assertThatThrownBy(() -> dm.device("c"))
@@ -208,9 +208,9 @@ class DeviceMapperTest {
         .hasMessageContaining("device base is busy: open count 1")
         .satisfies(e -> assertThat(((DmException) e).errno()).isEqualTo(Errno.EBUSY));
     assertThat(base.table()).isEqualTo("0 100 zero \n"); // untouched
-    top.close();
+    top.remove();
     assertThat(base.openCount()).isZero();
-    base.close();
+    base.remove();
   }
 
   @Test
@@ -266,9 +266,9 @@ class DeviceMapperTest {
     assertThat(dm.openDeviceCount()).isEqualTo(1);
     MappedDevice b = dm.create("b", "0 100 linear " + f + " 100");
     assertThat(dm.openDeviceCount()).isEqualTo(2); // one per using device, as the kernel
-    a.close();
+    a.remove();
     assertThat(dm.openDeviceCount()).isEqualTo(1);
-    b.close();
+    b.remove();
     assertThat(dm.openDeviceCount()).isZero();
   }
 
@@ -328,7 +328,7 @@ class DeviceMapperTest {
     MappedDevice md = dm.create("x", "0 100 linear m 0");
     assertThatThrownBy(() -> dm.unregisterDevice("m"))
         .hasMessageContaining("used by the table of x");
-    md.close();
+    md.remove();
     dm.unregisterDevice("m");
     assertThat(m.isClosed()).isFalse();
     m.close();
@@ -367,7 +367,7 @@ class DeviceMapperTest {
     MappedDevice md = dm.create("r", "0 64 linear mem://one 0");
     assertThat(md.table()).isEqualTo("0 64 linear 240:0 0\n");
     assertThat(opened).hasSize(1);
-    md.close();
+    md.remove();
     assertThat(((MemoryBlockDevice) opened.get(0)).isClosed()).isTrue();
     assertThat(Map.of()).isEmpty();
   }

@@ -173,8 +173,8 @@ class MappedDeviceTest {
             });
     md.submit(Bio.read(8, ByteBuffer.allocate(512), b -> {}));
     assertThat(waiter.get(5, TimeUnit.MINUTES)).isEqualTo(before + 1);
-    md.close();
-    bad.close();
+    md.remove();
+    bad.remove();
   }
 
   @Test
@@ -477,12 +477,12 @@ class MappedDeviceTest {
     md.suspend();
     Bio held = write(3);
     md.submit(held);
-    md.close();
+    md.remove();
     assertThat(held.status()).isEqualTo(BlockStatus.IOERR);
     assertThatThrownBy(() -> md.submit(write(0))).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> md.load("0 8 zero"))
         .isInstanceOf(DmException.class)
         .hasMessageContaining("has been removed");
-    md.close(); // idempotent
+    md.remove(); // idempotent
   }
 }
