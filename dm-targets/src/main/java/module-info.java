@@ -6,6 +6,7 @@ module io.jdm.targets {
   requires transitive io.jdm.core;
 
   exports io.jdm.targets;
+  exports io.jdm.targets.verity;
 
   provides io.jdm.core.TargetType with
       io.jdm.targets.DelayTargetType,
@@ -13,5 +14,6 @@ module io.jdm.targets {
       io.jdm.targets.DustTargetType,
       io.jdm.targets.LogWritesTargetType,
       io.jdm.targets.UnstripedTargetType,
-      io.jdm.targets.SwitchTargetType;
+      io.jdm.targets.SwitchTargetType,
+      io.jdm.targets.verity.VerityTargetType;
 }
