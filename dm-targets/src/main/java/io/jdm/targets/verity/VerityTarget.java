@@ -52,6 +52,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *       ({@code metadata} for hash blocks), each with a device event standing for the kernel's
  *       uevent {@code DM_VERITY_ERR_BLOCK_NR=<0|1>,<block>} ({@link #corruptionReports()}).
  *   <li>Then, by mode: {@code IOERR} (default); {@code ignore_corruption} returns the data as read.
+ *   <li>With {@code try_verify_in_tasklet}, verification first runs where the read completes (the
+ *       kernel's BH workqueue), using only hash blocks already cached; when one must be read, or
+ *       anything mismatches, it starts again on the workqueue, as the kernel's does.
  * </ul>
  *
  * <p>What jdm does where the kernel stops the machine: {@code restart_on_corruption} and {@code
@@ -68,6 +71,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class VerityTarget implements EndIoTarget {
   static final int MAX_CORRUPTED_ERRS = 100;
+  private static final int EAGAIN = -11;
   private static final long VERIFIED = 1;
 
   private final TargetContext ctx;
@@ -245,6 +249,20 @@ public final class VerityTarget implements EndIoTarget {
       readError(bio, status, false);
       return EndIoResult.DONE;
     }
+    if (tasklet && status == BlockStatus.OK) {
+      VerityIo io = new VerityIo(hash.digestSize(), status);
+      io.inBh = true;
+      int r;
+      try {
+        r = verifyIo(bio, io);
+      } catch (RuntimeException e) {
+        r = EAGAIN;
+      }
+      if (r != EAGAIN) {
+        bio.setStatus(r == 0 ? BlockStatus.OK : BlockStatus.IOERR);
+        return EndIoResult.DONE;
+      }
+    }
     try {
       wq.execute(() -> verifyAndFinish(bio, status));
     } catch (IllegalStateException e) {
@@ -307,6 +325,9 @@ public final class VerityTarget implements EndIoTarget {
           setBit(block);
         }
         continue;
+      }
+      if (io.inBh) {
+        return EAGAIN; // error handling may block: the workqueue does it
       }
       r = dataMismatch(io, block, data, off);
       if (r != 0) {
@@ -409,8 +430,18 @@ public final class VerityTarget implements EndIoTarget {
     current.set(io);
     HeldBlock h = null;
     try {
-      h = bufio.read(hb, validator);
+      if (io.inBh) {
+        h = bufio.tryRead(hb, validator);
+        if (h == null) {
+          return EAGAIN; // not cached: reading it blocks
+        }
+      } else {
+        h = bufio.read(hb, validator);
+      }
     } catch (CorruptBlockException e) {
+      if (io.inBh) {
+        return EAGAIN;
+      }
       h = null;
     } catch (IOException e) {
       log.log(
@@ -666,6 +697,7 @@ public final class VerityTarget implements EndIoTarget {
     final BlockStatus status;
     boolean isZero;
     boolean hadMismatch;
+    boolean inBh;
     int fecLevel;
     byte[] expected;
 

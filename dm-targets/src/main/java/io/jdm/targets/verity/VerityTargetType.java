@@ -25,9 +25,9 @@ import java.util.Set;
  *
  * <p>Options: {@code ignore_corruption}, {@code restart_on_corruption}, {@code panic_on_corruption}
  * (at most one), {@code restart_on_error}, {@code panic_on_error} (at most one), {@code
- * ignore_zero_blocks}, {@code check_at_most_once}, {@code try_verify_in_tasklet} (accepted and
- * shown; jdm always verifies on the target's workqueue), {@code use_fec_from_device <dev>}, {@code
- * fec_roots <2..24>}, {@code fec_blocks <n>}, {@code fec_start <block>}. {@code
+ * ignore_zero_blocks}, {@code check_at_most_once}, {@code try_verify_in_tasklet} (verify on the
+ * completing thread while the hash blocks needed are cached), {@code use_fec_from_device <dev>},
+ * {@code fec_roots <2..24>}, {@code fec_blocks <n>}, {@code fec_start <block>}. {@code
  * root_hash_sig_key_desc <key>} is refused: jdm has no kernel keyring to take a PKCS#7 signature of
  * the root hash from, so it fails as the kernel does when the key cannot be found, and says so.
  *

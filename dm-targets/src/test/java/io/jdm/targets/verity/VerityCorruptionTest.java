@@ -208,6 +208,19 @@ class VerityCorruptionTest {
   }
 
   @Test
+  void inlineVerificationFallsBackToTheWorkqueueForReadsAndErrors() throws IOException {
+    flipData(7, 100);
+    MappedDevice v = open(" 1 try_verify_in_tasklet");
+    assertThat(read(v, 8)).isEqualTo(expected(8)); // hash block not cached yet: workqueue
+    assertThat(read(v, 9)).isEqualTo(expected(9)); // cached: verified where it completed
+    assertThatThrownBy(() -> read(v, 7)).isInstanceOf(BlockIOException.class);
+    assertThat(target(v).corruptionReports()).containsExactly("DM_VERITY_ERR_BLOCK_NR=0,7");
+    ByteBuffer all = ByteBuffer.allocate(7 * BS);
+    v.read(all, 0);
+    assertThat(all.array()).isEqualTo(Arrays.copyOf(image, 7 * BS));
+  }
+
+  @Test
   void checkAtMostOnceTrustsBlocksVerifiedBefore() throws IOException {
     MappedDevice v = open(" 1 check_at_most_once");
     assertThat(read(v, 7)).isEqualTo(expected(7));

@@ -110,6 +110,24 @@ class VerityTargetTest {
     }
   }
 
+  @Nested
+  class VerifiedOnTheCompletingThread extends Base {
+    @Override
+    VerityFormat format() {
+      return VerityFormat.builder().algorithm("sha512").build();
+    }
+
+    @Override
+    int dataBlockSize() {
+      return 4096;
+    }
+
+    @Override
+    String options() {
+      return " 2 try_verify_in_tasklet restart_on_corruption";
+    }
+  }
+
   /** The kernel's {@code ti->error} texts, in the kernel's order of checks. */
   static List<BaseTargetTestCase.BadArguments> badArguments(TargetFixture f) throws IOException {
     VerityFormat fmt = VerityFormat.builder().salt(new byte[] {9}).build();
