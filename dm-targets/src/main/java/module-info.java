@@ -1,6 +1,6 @@
 /**
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
- * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}.
+ * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}.
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
