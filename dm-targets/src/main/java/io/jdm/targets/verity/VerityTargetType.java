@@ -57,9 +57,10 @@ public final class VerityTargetType implements TargetType {
     return TargetVersion.of(1, 10, 0);
   }
 
+  /** {@code DM_TARGET_SINGLETON | DM_TARGET_IMMUTABLE}, as the kernel's. */
   @Override
   public Set<TargetFeature> features() {
-    return Set.of();
+    return Set.of(TargetFeature.SINGLETON, TargetFeature.IMMUTABLE);
   }
 
   /** The error-handling modes, {@code enum verity_mode}. */

@@ -308,6 +308,18 @@ class VerityCorruptionTest {
   }
 
   @Test
+  void verityIsASingletonAndImmutable() {
+    assertThatThrownBy(
+            () ->
+                dm.create(
+                    "v", null, TableSpec.parse("0 512 verity " + args("") + "\n512 8 zero"), true))
+        .hasMessageContaining("target type verity must appear alone in table");
+    MappedDevice v = open("");
+    assertThatThrownBy(() -> v.load("0 512 linear data 0", true))
+        .hasMessageContaining("can't replace immutable target type verity");
+  }
+
+  @Test
   void wrongRootHashFailsEveryRead() {
     String bad = root.substring(0, 63) + (root.charAt(63) == '0' ? '1' : '0');
     MappedDevice v =
