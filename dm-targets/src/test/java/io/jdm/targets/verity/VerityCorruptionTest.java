@@ -200,11 +200,15 @@ class VerityCorruptionTest {
     assertThat(target(plain).halted()).isFalse();
     assertThat(plain.status()).as("an I/O error is not corruption").isEqualTo("0 512 verity V\n");
     dm.remove("v");
-    MappedDevice v = dm.create("v", null, TableSpec.parse(line + " 1 restart_on_error"), true);
-    assertThatThrownBy(() -> read(v, 3)).isInstanceOf(BlockIOException.class);
-    assertThat(target(v).halted()).isTrue();
-    assertThat(v.status()).isEqualTo("0 512 verity V\n");
-    dm.remove("v");
+    for (String mode : new String[] {"restart_on_error", "panic_on_error"}) {
+      MappedDevice v = dm.create("v", null, TableSpec.parse(line + " 1 " + mode), true);
+      assertThat(read(v, 2)).isEqualTo(expected(2));
+      assertThatThrownBy(() -> read(v, 3)).isInstanceOf(BlockIOException.class);
+      assertThat(target(v).halted()).isTrue();
+      assertThatThrownBy(() -> read(v, 2)).isInstanceOf(BlockIOException.class);
+      assertThat(v.status()).isEqualTo("0 512 verity V\n");
+      dm.remove("v");
+    }
   }
 
   @Test
