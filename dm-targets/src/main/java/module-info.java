@@ -1,11 +1,12 @@
 /**
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
- * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}.
+ * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}.
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
 
   exports io.jdm.targets;
+  exports io.jdm.targets.verity;
 
   provides io.jdm.core.TargetType with
       io.jdm.targets.DelayTargetType,
@@ -13,5 +14,6 @@ module io.jdm.targets {
       io.jdm.targets.DustTargetType,
       io.jdm.targets.LogWritesTargetType,
       io.jdm.targets.UnstripedTargetType,
-      io.jdm.targets.SwitchTargetType;
+      io.jdm.targets.SwitchTargetType,
+      io.jdm.targets.verity.VerityTargetType;
 }

@@ -12,6 +12,7 @@ import io.jdm.core.DmException;
 import io.jdm.core.MappedDevice;
 import io.jdm.core.SuspendMode;
 import io.jdm.core.TableException;
+import io.jdm.core.TableSpec;
 import io.jdm.core.TargetType;
 import io.jdm.testkit.DeviceCapabilities.Data;
 import java.io.IOException;
@@ -53,6 +54,14 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
    */
   protected abstract String targetArgs(TargetFixture fixture, long length) throws IOException;
 
+  /**
+   * Whether tables are loaded read-only ({@code dmsetup --readonly}), for targets that refuse a
+   * writable table (the kernel's {@code verity}: "Device must be readonly"). Default false.
+   */
+  protected boolean readOnlyTable() {
+    return false;
+  }
+
   /** The line length for a requested size (round it to what the target needs). */
   protected long targetLength(long sectors) {
     return sectors;
@@ -88,7 +97,8 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     fixtures.add(f);
     lastMapper = dm;
     lastFixture = f;
-    return dm.create("dut", tableLine(f, targetLength(sectors)));
+    return dm.create(
+        "dut", null, TableSpec.parse(tableLine(f, targetLength(sectors))), readOnlyTable());
   }
 
   /** The device mapper behind the device most recently made. */
@@ -159,7 +169,7 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     List<TargetType> types = dm.targets();
     for (BadArguments bad : corpus) {
       String line = "0 " + bad.length() + " " + targetType() + " " + bad.args();
-      assertThatThrownBy(() -> dm.create("bad", line))
+      assertThatThrownBy(() -> dm.create("bad", null, TableSpec.parse(line), readOnlyTable()))
           .as("table line \"%s\"", line)
           .isInstanceOf(TableException.class)
           .hasMessageContaining("line 1: " + targetType() + ": ")
