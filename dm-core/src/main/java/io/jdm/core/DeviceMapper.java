@@ -66,8 +66,8 @@ public final class DeviceMapper implements Closeable {
   private final Map<String, MappedDevice> byUuid = new HashMap<>();
   private final Map<Integer, MappedDevice> byMinor = new HashMap<>();
   private final Map<String, BlockDevice> registered = new LinkedHashMap<>();
-  private final Map<String, DeviceNumber> numbers = new HashMap<>();
-  private final Map<DeviceNumber, String> keysByNumber = new HashMap<>();
+  private final Map<DeviceKey, DeviceNumber> numbers = new HashMap<>();
+  private final Map<DeviceNumber, Named> keysByNumber = new HashMap<>();
   private final Map<Integer, Integer> nextMinor = new HashMap<>();
   private final Map<OpenKey, OpenDevice> open = new HashMap<>();
   private final List<DeviceResolver> resolvers = new CopyOnWriteArrayList<>();
@@ -589,7 +589,7 @@ public final class DeviceMapper implements Closeable {
         throw new DmException(Errno.EBUSY, "a device named " + name + " is already registered");
       }
       registered.put(name, device);
-      return numberFor("reg:" + name, DeviceNumber.LOCAL_MAJOR);
+      return numberFor(new DeviceKey.Registered(name), name, DeviceNumber.LOCAL_MAJOR);
     } finally {
       lock.unlock();
     }
@@ -603,7 +603,7 @@ public final class DeviceMapper implements Closeable {
   public void unregisterDevice(String name) {
     lock.lock();
     try {
-      String key = "reg:" + name;
+      DeviceKey key = new DeviceKey.Registered(name);
       for (OpenKey k : open.keySet()) {
         if (k.key.equals(key)) {
           throw new DmException(
@@ -655,11 +655,32 @@ public final class DeviceMapper implements Closeable {
     }
   }
 
-  private record OpenKey(MappedDevice owner, String key, boolean writable) {}
+  private record OpenKey(MappedDevice owner, DeviceKey key, boolean writable) {}
+
+  /**
+   * What a device path names: the key of its number and of its open instance, so that one device
+   * named two ways ({@code 7:0}, its path, a symlink to it) is one device.
+   */
+  sealed interface DeviceKey {
+    /** A device the embedder registered under {@code name}. */
+    record Registered(String name) implements DeviceKey {}
+
+    /** A device a {@link DeviceResolver} claims, under the resolver's own key. */
+    record FromResolver(DeviceResolver resolver, String key) implements DeviceKey {}
+
+    /** A file or kernel block device, by its real path. */
+    record File(Path path) implements DeviceKey {}
+
+    /** A mapped device of this device mapper. */
+    record Mapped(int minor) implements DeviceKey {}
+  }
+
+  /** A numbered key and a path that names it, to open it again by number. */
+  private record Named(DeviceKey key, String path) {}
 
   /** What a path resolves to, before it is opened. */
   private static final class Resolved {
-    String key;
+    DeviceKey key;
     int major;
     MappedDevice mapped;
     BlockDevice registered;
@@ -697,12 +718,13 @@ public final class DeviceMapper implements Closeable {
       lock.unlock();
     }
     BlockDevice dev = openOutside(r, path, writable);
+    String named = path;
     BlockDevice duplicate = null;
     lock.lock();
     try {
       OpenDevice od = open.get(k);
       if (od == null) {
-        od = new OpenDevice(k, dev, numberOf(r, dev), null, true);
+        od = new OpenDevice(k, dev, numberOf(r, named, dev), null, true);
         open.put(k, od);
       } else {
         duplicate = dev; // another load of this device opened it meanwhile
@@ -739,7 +761,7 @@ public final class DeviceMapper implements Closeable {
     if (writable && r.registered.isReadOnly()) {
       throw new TargetException(Errno.EACCES, path + ": device is read-only");
     }
-    return new OpenDevice(k, r.registered, numberFor(r.key, r.major), null, false);
+    return new OpenDevice(k, r.registered, numberFor(r.key, path, r.major), null, false);
   }
 
   private static BlockDevice openOutside(Resolved r, String path, boolean writable) {
@@ -760,14 +782,14 @@ public final class DeviceMapper implements Closeable {
   }
 
   /** The number for an opened file or resolver device: a block device's own, or a new one. */
-  private DeviceNumber numberOf(Resolved r, BlockDevice dev) {
+  private DeviceNumber numberOf(Resolved r, String path, BlockDevice dev) {
     if (dev instanceof FileBlockDevice && ((FileBlockDevice) dev).blockDeviceNumber().isPresent()) {
       DeviceNumber n = ((FileBlockDevice) dev).blockDeviceNumber().get();
       numbers.putIfAbsent(r.key, n);
-      keysByNumber.putIfAbsent(n, r.key);
+      keysByNumber.putIfAbsent(n, new Named(r.key, path));
       return n;
     }
-    return numberFor(r.key, r.major);
+    return numberFor(r.key, path, r.major);
   }
 
   private static void closeQuietly(BlockDevice dev) {
@@ -814,7 +836,7 @@ public final class DeviceMapper implements Closeable {
     BlockDevice reg = registered.get(path);
     if (reg != null) {
       Resolved r = new Resolved();
-      r.key = "reg:" + path;
+      r.key = new DeviceKey.Registered(path);
       r.major = DeviceNumber.LOCAL_MAJOR;
       r.registered = reg;
       return r;
@@ -827,7 +849,7 @@ public final class DeviceMapper implements Closeable {
       String key = dr.key(path);
       if (key != null) {
         Resolved r = new Resolved();
-        r.key = "res:" + key;
+        r.key = new DeviceKey.FromResolver(dr, key);
         r.major = dr.major();
         r.resolver = dr;
         r.resolverPath = path;
@@ -845,9 +867,9 @@ public final class DeviceMapper implements Closeable {
     }
     Resolved r = new Resolved();
     try {
-      r.key = "file:" + p.toRealPath();
+      r.key = new DeviceKey.File(p.toRealPath());
     } catch (IOException e) {
-      r.key = "file:" + p.toAbsolutePath().normalize();
+      r.key = new DeviceKey.File(p.toAbsolutePath().normalize());
     }
     r.major = DeviceNumber.LOOP_MAJOR;
     r.file = p;
@@ -859,35 +881,31 @@ public final class DeviceMapper implements Closeable {
       MappedDevice m = byMinor.get(n.minor());
       return m == null ? null : mapped(m);
     }
-    String key = keysByNumber.get(n);
-    if (key != null) {
-      if (key.startsWith("reg:")) {
-        return resolve(key.substring(4), null);
+    Named named = keysByNumber.get(n);
+    if (named != null) {
+      DeviceKey key = named.key();
+      if (key instanceof DeviceKey.Registered reg) {
+        return resolve(reg.name(), null);
       }
       Resolved r = new Resolved();
       r.key = key;
-      if (key.startsWith("file:")) {
-        r.file = Path.of(key.substring(5));
-        r.major = n.major();
+      r.major = n.major();
+      if (key instanceof DeviceKey.File f) {
+        r.file = f.path();
         return r;
       }
-      // a resolver's device: find the resolver that claims the key again
-      for (DeviceResolver dr : resolvers) {
-        String rk = "res:" + dr.key(key.substring(4));
-        if (rk.equals(key)) {
-          r.resolver = dr;
-          r.resolverPath = key.substring(4);
-          r.major = n.major();
-          return r;
-        }
+      if (key instanceof DeviceKey.FromResolver fr) {
+        r.resolver = fr.resolver();
+        r.resolverPath = named.path();
+        return r;
       }
-      return null;
+      return null; // mapped devices are numbered by their minor, never through this map
     }
     Path sys = Path.of("/sys/dev/block/" + n);
     if (Files.exists(sys)) {
       Resolved r = new Resolved();
       r.file = Path.of("/dev/block/" + n);
-      r.key = "file:" + r.file;
+      r.key = new DeviceKey.File(r.file);
       r.major = n.major();
       return r;
     }
@@ -896,18 +914,18 @@ public final class DeviceMapper implements Closeable {
 
   private static Resolved mapped(MappedDevice m) {
     Resolved r = new Resolved();
-    r.key = "dm:" + m.number().minor();
+    r.key = new DeviceKey.Mapped(m.number().minor());
     r.major = DeviceNumber.DM_MAJOR;
     r.mapped = m;
     return r;
   }
 
-  private DeviceNumber numberFor(String key, int major) {
+  private DeviceNumber numberFor(DeviceKey key, String path, int major) {
     DeviceNumber n = numbers.get(key);
     if (n == null) {
       n = allocate(major);
       numbers.put(key, n);
-      keysByNumber.put(n, key);
+      keysByNumber.put(n, new Named(key, path));
     }
     return n;
   }

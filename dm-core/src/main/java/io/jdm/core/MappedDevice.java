@@ -468,9 +468,11 @@ public final class MappedDevice implements BlockDevice {
 
   /**
    * A pushed-back bio during a noflush suspend ({@code dm_handle_requeue}): kept for replay after
-   * resume once I/O is held, or reissued at once if the suspend has not blocked I/O yet (the
-   * kernel's requeue work resubmits it then). Decided under the queue lock, so a suspend that gives
-   * up cannot leave the bio behind. Returns false when the bio must fail instead.
+   * resume, or when the suspend gives up. It is kept even if the suspend has not blocked new I/O
+   * yet: reissuing it at once from here would map it again on this stack, and a target that keeps
+   * answering REQUEUE until I/O is blocked would recurse (the kernel reissues from a workqueue).
+   * Decided under the queue lock, so a suspend that gives up cannot leave the bio behind. Returns
+   * false when the bio must fail instead.
    */
   private boolean deferRequeued(Bio bio) {
     synchronized (deferred) {
@@ -479,13 +481,9 @@ public final class MappedDevice implements BlockDevice {
       }
       bio.popFrame();
       bio.setStatus(BlockStatus.OK);
-      if (ioBlocked != 0) {
-        deferred.addFirst(bio);
-        return true;
-      }
+      deferred.addFirst(bio);
+      return true;
     }
-    submit(bio);
-    return true;
   }
 
   /** {@code dm_noflush_suspending}: a {@link SuspendMode#NOFLUSH} suspend is under way. */

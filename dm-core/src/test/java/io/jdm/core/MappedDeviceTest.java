@@ -241,7 +241,7 @@ class MappedDeviceTest {
   }
 
   @Test
-  void requeuedIoBeforeTheBlockIsRetriedAtOnce() {
+  void requeuedIoBeforeTheBlockWaitsForResumeInsteadOfRecursing() {
     MappedDevice md = dm.create("vol", "0 100 holder disk");
     holder.hold = true;
     Bio w = write(5);
@@ -250,10 +250,12 @@ class MappedDeviceTest {
     holder.requeueOnce.set(1);
     holder.releaseOnPresuspend = true;
     md.suspend(SuspendMode.NOFLUSH);
+    assertThat(completed()).as("kept, not reissued on the suspending stack").isEmpty();
+    assertThat(holder.maps.get()).isEqualTo(1);
+    md.resume();
     assertThat(completed()).containsExactly(w);
     assertThat(w.status()).isEqualTo(BlockStatus.OK);
     assertThat(holder.maps.get()).isEqualTo(2);
-    md.resume();
   }
 
   @Test

@@ -151,7 +151,10 @@ public final class Kcopyd implements AutoCloseable {
     return subJobSize;
   }
 
-  /** Jobs started and not yet called back. */
+  /**
+   * Jobs started whose callback has not returned yet (a job is counted out after its callback, on
+   * the worker: {@link #flush} after a callback has run makes the count current).
+   */
   public int jobs() {
     synchronized (lock) {
       return jobs;
