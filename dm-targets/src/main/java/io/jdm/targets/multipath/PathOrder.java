@@ -66,10 +66,9 @@ final class PathOrder<P extends PathOrder.Entry> {
     all = a;
   }
 
-  /** Every path added, valid or not, in the order added. */
-  @SuppressWarnings("unchecked")
-  P[] all() {
-    return (P[]) all;
+  /** Every path added, valid or not, in the order added (entries of the selector's type). */
+  Entry[] all() {
+    return all;
   }
 
   /** {@code list_move_tail} within the valid list. */

@@ -83,7 +83,8 @@ public final class QueueLengthSelectorType implements PathSelectorType {
       Info best = null;
       int bq = 0;
       long bs = 0;
-      for (Info pi : paths.all()) {
+      for (PathOrder.Entry e : paths.all()) {
+        Info pi = (Info) e;
         if (!pi.valid) {
           continue;
         }

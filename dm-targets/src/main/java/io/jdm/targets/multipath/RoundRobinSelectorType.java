@@ -76,7 +76,8 @@ public final class RoundRobinSelectorType implements PathSelectorType {
       for (int attempt = 0; ; attempt++) {
         Info head = null;
         long seen = Long.MAX_VALUE;
-        for (Info pi : paths.all()) {
+        for (PathOrder.Entry e : paths.all()) {
+          Info pi = (Info) e;
           if (pi.valid) {
             long s = pi.stamp();
             if (head == null || s < seen) {

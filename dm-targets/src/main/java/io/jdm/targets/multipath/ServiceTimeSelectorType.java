@@ -116,7 +116,8 @@ public final class ServiceTimeSelectorType implements PathSelectorType {
       Info best = null;
       long bsz = 0;
       long bs = 0;
-      for (Info pi : paths.all()) {
+      for (PathOrder.Entry e : paths.all()) {
+        Info pi = (Info) e;
         if (!pi.valid) {
           continue;
         }
