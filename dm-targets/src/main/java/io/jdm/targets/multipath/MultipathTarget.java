@@ -413,13 +413,21 @@ final class MultipathTarget implements EndIoTarget {
   /**
    * Keeps a bio for {@code kmpathd} ({@code __multipath_queue_bio}). Work is queued only when a
    * retry can succeed (a valid path, or no more queueing), so a bio waiting for a path waits
-   * instead of being mapped over and over. Checked after the bio is held, so that a path reinstated
-   * meanwhile, which queues its work after counting itself, cannot miss it.
+   * instead of being mapped over and over (the kernel's bio mode requeues its work each time).
+   * Checked after the bio is held, so that a path reinstated meanwhile, which queues its work after
+   * counting itself, cannot miss it.
    */
   private void queueBio(Bio bio) {
     bio.setTargetContext(QUEUED);
-    if (queued.hold(bio) && (nrValidPaths.get() > 0 || !queueIfNoPath)) {
+    if (!queued.hold(bio)) {
+      return;
+    }
+    if (nrValidPaths.get() > 0 || !queueIfNoPath) {
       kick();
+    } else {
+      // What the kernel's kmpathd pass over the bio would leave: no current group or path.
+      queueIo = false;
+      noPath();
     }
   }
 
