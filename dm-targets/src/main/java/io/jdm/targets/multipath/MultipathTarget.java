@@ -442,23 +442,39 @@ final class MultipathTarget implements EndIoTarget {
 
   /** {@code process_queued_bios}, on {@code kmpathd}. */
   private void processQueuedBios() {
-    queued.release(
-        bio -> {
-          bio.setStatus(BlockStatus.OK);
-          switch (mapBio(bio)) {
-            case KILL:
-              bio.complete(BlockStatus.IOERR);
-              break;
-            case REQUEUE:
-              bio.complete(BlockStatus.DM_REQUEUE);
-              break;
-            case REMAPPED:
-              bio.submit();
-              break;
-            case SUBMITTED:
-              break;
-          }
-        });
+    queued.release(this::reissue);
+  }
+
+  /** Maps a bio this target kept again and sends it on, as {@code process_queued_bios} does. */
+  private void reissue(Bio bio) {
+    bio.setStatus(BlockStatus.OK);
+    switch (mapBio(bio)) {
+      case KILL:
+        bio.complete(BlockStatus.IOERR);
+        break;
+      case REQUEUE:
+        bio.complete(BlockStatus.DM_REQUEUE);
+        break;
+      case REMAPPED:
+        bio.submit();
+        break;
+      case SUBMITTED:
+        break;
+    }
+  }
+
+  /**
+   * A bio that failed on a path while another is valid goes down another path from {@code kmpathd}.
+   * Not through the hold list: a suspend waits for it like any bio in flight, as the kernel's
+   * suspend waits for its queued retries, instead of failing or pushing it back.
+   */
+  private void retry(Bio bio) {
+    bio.setTargetContext(QUEUED);
+    try {
+      kmpathd.execute(() -> reissue(bio));
+    } catch (IllegalStateException e) {
+      bio.complete(BlockStatus.IOERR); // the table is being destroyed
+    }
   }
 
   /** {@code blk_path_error}: whether an error may be the path's rather than the storage's. */
@@ -501,7 +517,11 @@ final class MultipathTarget implements EndIoTarget {
     }
     pgpath.pg.ps.endIo(pgpath, bio.bytes(), bio.targetLong());
     if (retry) {
-      queueBio(bio);
+      if (nrValidPaths.get() > 0) {
+        retry(bio);
+      } else {
+        queueBio(bio); // queue_if_no_path: wait for a path
+      }
     }
     return r;
   }
@@ -548,8 +568,8 @@ final class MultipathTarget implements EndIoTarget {
     }
   }
 
-  /** {@code queue_if_no_path}. */
-  private void queueIfNoPath(boolean queue, boolean saveOld) {
+  /** {@code queue_if_no_path}; {@code process} maps what is queued again when queueing stops. */
+  private void queueIfNoPath(boolean queue, boolean saveOld, boolean process) {
     synchronized (lock) {
       if (saveOld) {
         if (!queueIfNoPath && savedQueueIfNoPath) {
@@ -565,7 +585,7 @@ final class MultipathTarget implements EndIoTarget {
       }
       queueIfNoPath = queue;
     }
-    if (!queue) {
+    if (!queue && process) {
       kick();
     }
   }
@@ -618,11 +638,15 @@ final class MultipathTarget implements EndIoTarget {
   /**
    * {@code multipath_presuspend}: a suspend that must finish cannot wait for a path, so {@code
    * queue_if_no_path} is off (saved) until resume; in bio mode for every suspend, as in the kernel.
+   * The bios held for want of a path are not mapped again here, as the kernel's worker would: the
+   * core lets go of them as soon as it holds new I/O, which ends the same way (pushed back under
+   * {@code noflush}, failed otherwise), whereas a push-back before new I/O is held would be
+   * reissued at once and map to a push-back again.
    */
   @Override
   public void presuspend() {
     if (queueMode == QueueMode.BIO || !ctx.noflushSuspending()) {
-      queueIfNoPath(false, true);
+      queueIfNoPath(false, true, false);
     }
   }
 
@@ -692,11 +716,11 @@ final class MultipathTarget implements EndIoTarget {
       }
       if (argv.length == 1) {
         if (ArgSet.equalsIgnoreCase(argv[0], "queue_if_no_path")) {
-          queueIfNoPath(true, false);
+          queueIfNoPath(true, false, true);
           return "";
         }
         if (ArgSet.equalsIgnoreCase(argv[0], "fail_if_no_path")) {
-          queueIfNoPath(false, false);
+          queueIfNoPath(false, false, true);
           return "";
         }
       }

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -210,6 +211,38 @@ class MultipathFailoverTest {
     md.message(0, "reinstate_path", "a");
     assertThat(held.await()).isEqualTo(BlockStatus.OK);
     assertThat(onStore(0, 8)).isEqualTo(data(8, 3).array());
+  }
+
+  @Test
+  void aBioRetriedDuringAFlushingSuspendGoesDownAnotherPath() throws Exception {
+    MappedDevice md = mp("1 queue_if_no_path", "round-robin");
+    a.hold(true);
+    BioTracker.Completion w = write(md, 0, 5); // round-robin: path a, where it waits
+    assertThat(a.heldCount()).isEqualTo(1);
+    Thread suspender = new Thread(() -> md.suspend(SuspendMode.FLUSH));
+    suspender.start();
+    // new I/O is held once the suspend has started: a NOWAIT probe then answers AGAIN
+    long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    while (true) {
+      BioTracker.Completion probe = bios.completion();
+      Bio p = Bio.read(512, ByteBuffer.allocate(512), probe);
+      p.setFlags(Bio.NOWAIT);
+      md.submit(p);
+      if (probe.await() == BlockStatus.AGAIN) {
+        break;
+      }
+      assertThat(System.nanoTime()).as("waiting for the suspend").isLessThan(deadline);
+      Thread.yield();
+    }
+    a.failWith(BlockStatus.TRANSPORT);
+    a.hold(false);
+    a.releaseHeld();
+    assertThat(w.await()).as("retried on b, not failed by the suspend").isEqualTo(BlockStatus.OK);
+    suspender.join(TimeUnit.MINUTES.toMillis(1));
+    assertThat(md.isSuspended()).isTrue();
+    md.resume();
+    assertThat(onStore(0, 8)).isEqualTo(data(8, 5).array());
+    assertThat(status(md)).contains(" 240:0 F 1 240:1 A 0 ");
   }
 
   @Test
