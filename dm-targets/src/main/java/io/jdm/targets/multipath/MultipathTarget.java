@@ -53,10 +53,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * dev_t}). Where the kernel answers a message with a bare {@code -EINVAL} and a log line, jdm puts
  * the log line's text in the exception; for a device that is no path of this target it says so.
  *
- * <p>Thread model: {@link #map} and {@link #endIo} take no lock: the current group and path are
- * volatile, the valid path count atomic, and the selectors choose without locks. Failing and
- * reinstating paths, switching groups, status and messages take the target's lock (the kernel's
- * {@code m->lock}).
+ * <p>jdm extension, off unless the type was made with {@link MultipathTargetType#withPathChecker}:
+ * a path checker that probes failed paths on the device mapper's clock and reinstates those that
+ * answer (the kernel leaves this to {@code multipathd}).
+ *
+ * <p>Thread model: {@link #map} and {@link #endIo} take no lock on their usual path (failing a path
+ * does): the current group and path are volatile, the valid path count atomic, and the selectors
+ * choose without locks. Failing and reinstating paths, switching groups, status and messages take
+ * the target's lock (the kernel's {@code m->lock}).
  */
 final class MultipathTarget implements EndIoTarget {
 
@@ -111,6 +115,9 @@ final class MultipathTarget implements EndIoTarget {
   private final BioHoldList queued;
   private final Workqueue kmpathd;
   private final Runnable processQueuedBios = this::processQueuedBios;
+  private final long checkerNanos; // 0: no path checker
+  private final Runnable checkPaths = this::checkPaths;
+  private boolean checkerStarted; // guarded by lock
 
   private final Object lock = new Object(); // m->lock
   private final Object workMutex = new Object(); // m->work_mutex: messages against suspend
@@ -130,8 +137,10 @@ final class MultipathTarget implements EndIoTarget {
       long length,
       Features f,
       List<PriorityGroup> groups,
-      PriorityGroup nextPg) {
+      PriorityGroup nextPg,
+      long checkerNanos) {
     this.ctx = ctx;
+    this.checkerNanos = checkerNanos;
     this.log = ctx.logger();
     this.clock = ctx.clock();
     this.begin = begin;
@@ -165,7 +174,12 @@ final class MultipathTarget implements EndIoTarget {
   }
 
   static MultipathTarget create(
-      TargetContext ctx, PathSelectorRegistry selectors, long begin, long length, String[] args) {
+      TargetContext ctx,
+      PathSelectorRegistry selectors,
+      long checkerNanos,
+      long begin,
+      long length,
+      String[] args) {
     ArgSet as = new ArgSet(args);
     Features f = parseFeatures(as);
     if (f.queueMode == null) {
@@ -192,7 +206,7 @@ final class MultipathTarget implements EndIoTarget {
       if (groups.size() != nrPriorityGroups) {
         throw new TargetException("priority group count mismatch");
       }
-      return new MultipathTarget(ctx, begin, length, f, groups, next);
+      return new MultipathTarget(ctx, begin, length, f, groups, next, checkerNanos);
     } catch (RuntimeException e) {
       for (PriorityGroup pg : groups) {
         pg.ps.close();
@@ -662,13 +676,73 @@ final class MultipathTarget implements EndIoTarget {
   /** {@code multipath_resume}: {@code queue_if_no_path} as it was before the suspend. */
   @Override
   public void resume() {
+    boolean startChecker = false;
     synchronized (lock) {
       if (savedQueueIfNoPath) {
         queueIfNoPath = true;
         savedQueueIfNoPath = false;
       }
+      if (checkerNanos > 0 && !checkerStarted) {
+        checkerStarted = startChecker = true;
+      }
     }
     suspended = false;
+    if (startChecker) {
+      scheduleCheck();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Path checker (a jdm extension: the kernel leaves this to multipathd)
+
+  private void scheduleCheck() {
+    try {
+      kmpathd.schedule(checkPaths, checkerNanos);
+    } catch (IllegalStateException e) {
+      // the table is being destroyed
+    }
+  }
+
+  /**
+   * One round of the path checker: every failed path gets a read of its first logical block, and a
+   * path that answers is reinstated, with the same effect as the {@code reinstate_path} message.
+   * Nothing is done while the device is suspended (the message would be refused then).
+   */
+  private void checkPaths() {
+    try {
+      if (!suspended) {
+        for (PriorityGroup pg : groups) {
+          for (PgPath p : pg.paths) {
+            if (!p.active) {
+              probe(p);
+            }
+          }
+        }
+      }
+    } finally {
+      scheduleCheck();
+    }
+  }
+
+  private void probe(PgPath p) {
+    int lbs = p.dev().bdev().limits().logicalBlockSize();
+    Bio probe =
+        Bio.read(
+            0,
+            java.nio.ByteBuffer.allocate(lbs),
+            b -> {
+              if (b.status() == BlockStatus.OK && !suspended) {
+                log.log(
+                    Level.INFO,
+                    ctx.deviceName() + ": path checker: " + p.dev().name() + " answers");
+                reinstatePath(p);
+              }
+            });
+    try {
+      p.dev().bdev().submit(probe);
+    } catch (RuntimeException e) {
+      log.log(Level.DEBUG, ctx.deviceName() + ": path checker: " + p.dev().name() + ": " + e);
+    }
   }
 
   @Override

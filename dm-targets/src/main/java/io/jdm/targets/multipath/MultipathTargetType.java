@@ -38,13 +38,39 @@ public final class MultipathTargetType implements TargetType {
   private static final TargetVersion VERSION = TargetVersion.of(1, 14, 0);
 
   private volatile PathSelectorRegistry selectors;
+  private final long checkerNanos;
 
-  /** Selectors found by {@link java.util.ServiceLoader} on first use. */
-  public MultipathTargetType() {}
+  /** Selectors found by {@link java.util.ServiceLoader} on first use; no path checker. */
+  public MultipathTargetType() {
+    this.checkerNanos = 0;
+  }
 
   /** Selectors from {@code selectors}, for embedders with selectors of their own. */
   public MultipathTargetType(PathSelectorRegistry selectors) {
     this.selectors = Objects.requireNonNull(selectors, "selectors");
+    this.checkerNanos = 0;
+  }
+
+  private MultipathTargetType(PathSelectorRegistry selectors, long checkerNanos) {
+    this.selectors = selectors;
+    this.checkerNanos = checkerNanos;
+  }
+
+  /**
+   * A {@code multipath} type whose devices check their failed paths every {@code interval} on the
+   * device mapper's clock, once live: a read of each failed path's first block, and a path that
+   * answers is reinstated as by the {@code reinstate_path} message (the kernel leaves this to
+   * {@code multipathd}; a jdm extension, off in the default type). Register it in the {@link
+   * io.jdm.core.TargetRegistry} a device mapper is built with.
+   *
+   * @throws IllegalArgumentException if {@code interval} is not positive
+   */
+  public static MultipathTargetType withPathChecker(java.time.Duration interval) {
+    long n = interval.toNanos();
+    if (n <= 0) {
+      throw new IllegalArgumentException("path checker interval " + interval + " (expected: > 0)");
+    }
+    return new MultipathTargetType(null, n);
   }
 
   @Override
@@ -84,6 +110,6 @@ public final class MultipathTargetType implements TargetType {
 
   @Override
   public Target create(TargetContext ctx, long begin, long length, String[] args) {
-    return MultipathTarget.create(ctx, selectors(), begin, length, args);
+    return MultipathTarget.create(ctx, selectors(), checkerNanos, begin, length, args);
   }
 }

@@ -10,6 +10,7 @@ import io.jdm.core.DeviceMapper;
 import io.jdm.core.MappedDevice;
 import io.jdm.core.MemoryBlockDevice;
 import io.jdm.core.SuspendMode;
+import io.jdm.core.TargetRegistry;
 import io.jdm.testkit.BioTracker;
 import io.jdm.testkit.ManualClock;
 import java.io.IOException;
@@ -273,6 +274,44 @@ class MultipathFailoverTest {
     md.submit(Bio.writeZeroes(0, 64, z));
     assertThat(z.await()).isEqualTo(BlockStatus.OK);
     assertThat(a.submitted.get() + b.submitted.get() - before).isEqualTo(2);
+  }
+
+  @Test
+  void thePathCheckerProbesFailedPathsOnTheClockAndReinstatesThoseThatAnswer() throws IOException {
+    MappedDevice plain = mp("0", "round-robin");
+    assertThat(clock.pendingTasks()).as("no checker in the default type").isZero();
+    dm.remove(plain.name());
+    TargetRegistry registry = TargetRegistry.loadDefault();
+    registry.unregister("multipath");
+    registry.register(MultipathTargetType.withPathChecker(Duration.ofSeconds(5)));
+    try (DeviceMapper checked = DeviceMapper.builder().clock(clock).registry(registry).build()) {
+      checked.registerDevice("a", a);
+      checked.registerDevice("b", b);
+      MappedDevice md = checked.create("mp", "0 1024 multipath 0 0 1 1 round-robin 0 2 0 a b");
+      a.failWith(BlockStatus.TRANSPORT);
+      md.write(data(8, 1), 0);
+      assertThat(status(md)).contains(" 240:0 F 1 ");
+      int probes = a.submitted.get();
+      clock.advance(Duration.ofSeconds(5)); // probed, still failing
+      awaitCount(a, probes + 1);
+      assertThat(status(md)).contains(" 240:0 F 1 ");
+      a.failWith(null);
+      clock.advance(Duration.ofSeconds(4));
+      assertThat(a.submitted.get()).isEqualTo(probes + 1);
+      clock.advance(Duration.ofSeconds(1)); // answers: back in use
+      awaitStatus(md, "2 0 0 0 1 1 A 0 2 0 240:0 A 1 240:1 A 0 ");
+      md.read(ByteBuffer.allocate(512), 0);
+      md.read(ByteBuffer.allocate(512), 0);
+      assertThat(a.submitted.get()).isEqualTo(probes + 3);
+    }
+  }
+
+  private static void awaitCount(PathDevice p, int n) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (p.submitted.get() < n && System.nanoTime() < deadline) {
+      Thread.yield();
+    }
+    assertThat(p.submitted.get()).isEqualTo(n);
   }
 
   @Test
