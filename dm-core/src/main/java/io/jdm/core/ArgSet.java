@@ -14,9 +14,31 @@ import java.util.Arrays;
  * always a mistake. Errors are {@link TargetException}s carrying the caller's message, as the
  * kernel's {@code ti->error}.
  *
+ * <p>The kernel's {@code struct dm_arg} is {@link Spec}: a target declares its bounds once, as the
+ * kernel's {@code static const struct dm_arg _args[]}, and reads with {@link #readArg(Spec)} and
+ * {@link #readArgGroup(Spec)}; an optional feature list is a {@link #group(Spec)}, an {@code
+ * ArgSet} of its own over exactly the group's words. Single values read with {@link
+ * #nextUint(String)}, {@link #nextLong(long, long, String)} and {@link #nextSector(String)} fail
+ * with the caller's text instead of returning a sentinel.
+ *
  * <p>Not thread-safe; one per constructor call.
  */
 public final class ArgSet {
+
+  /**
+   * An argument's bounds and the error for a value outside them: the kernel's {@code struct
+   * dm_arg}.
+   */
+  public record Spec(int min, int max, String error) {
+    public Spec {
+      if (min < 0 || max < min) {
+        throw new IllegalArgumentException(
+            "bounds [" + min + ", " + max + "] (expected: 0 <= min <= max)");
+      }
+      java.util.Objects.requireNonNull(error, "error");
+    }
+  }
+
   private final String[] argv;
   private int pos;
 
@@ -76,6 +98,53 @@ public final class ArgSet {
       throw new TargetException(error);
     }
     return (int) v;
+  }
+
+  /** {@link #readArg(int, int, String)} with a {@link Spec} ({@code dm_read_arg}). */
+  public int readArg(Spec spec) {
+    return readArg(spec.min(), spec.max(), spec.error());
+  }
+
+  /** {@link #readArgGroup(int, int, String)} with a {@link Spec} ({@code dm_read_arg_group}). */
+  public int readArgGroup(Spec spec) {
+    return readArgGroup(spec.min(), spec.max(), spec.error());
+  }
+
+  /**
+   * An optional group, such as a feature list {@code 2 allow_discards sector_size:4096}: if any
+   * argument is left, reads its count as {@link #readArgGroup(Spec)} and returns an {@code ArgSet}
+   * over exactly that many following arguments, which this one skips; with none left, an empty one.
+   */
+  public ArgSet group(Spec count) {
+    if (!hasNext()) {
+      return new ArgSet();
+    }
+    int n = readArgGroup(count);
+    ArgSet g = new ArgSet(Arrays.copyOfRange(argv, pos, pos + n));
+    pos += n;
+    return g;
+  }
+
+  /**
+   * The next argument as an unsigned 32-bit decimal, as the kernel's {@code kstrtouint(s, 10, ...)}
+   * or {@code sscanf("%u")}; missing or bad fails with {@code error}.
+   */
+  public long nextUint(String error) {
+    return parseUint(next(), error);
+  }
+
+  /**
+   * The next argument as a decimal in {@code [min, max]}; missing or bad fails with {@code error}.
+   */
+  public long nextLong(long min, long max, String error) {
+    return parseLong(next(), min, max, error);
+  }
+
+  /**
+   * The next argument as a sector ({@link #parseSector}); missing or bad fails with {@code error}.
+   */
+  public long nextSector(String error) {
+    return parseSector(next(), error);
   }
 
   /**

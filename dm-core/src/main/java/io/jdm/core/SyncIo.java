@@ -41,20 +41,41 @@ final class SyncIo {
     }
   }
 
+  /** Parts of one range operation in flight at once. */
+  private static final int PARTS_IN_FLIGHT = 64;
+
+  /**
+   * A range operation (discard, write-zeroes) of any length: cut at {@code maxSectors} (0: no
+   * limit), the parts of each stretch of {@value #PARTS_IN_FLIGHT} sent together as chained
+   * children of one carrier bio ({@link Bio#chain}), which completes with the first error.
+   */
   static void runRange(BlockDevice dev, Bio.Op op, long position, long length, int maxSectors)
       throws IOException {
     checkAligned(dev, position, length);
     int lbsSectors = dev.limits().logicalBlockSectors();
-    long max = maxSectors > 0 ? maxSectors : IoLimits.UNLIMITED;
+    long max = maxSectors > 0 ? maxSectors : Integer.MAX_VALUE;
     max -= max % lbsSectors;
     long sector = position >>> Bio.SECTOR_SHIFT;
     long left = length >>> Bio.SECTOR_SHIFT;
+    long stretch =
+        Math.min(max * PARTS_IN_FLIGHT, Integer.MAX_VALUE - Integer.MAX_VALUE % lbsSectors);
     while (left > 0) {
-      int n = (int) Math.min(left, max);
+      int span = (int) Math.min(left, stretch);
       Waiter w = new Waiter();
-      run(dev, Bio.of(op, 0, sector, n, null, w), w);
-      sector += n;
-      left -= n;
+      Bio carrier = Bio.of(op, 0, sector, span, null, w);
+      for (int done = 0; done < span; ) {
+        int n = (int) Math.min(span - done, max);
+        carrier.chain(op, 0, sector + done, n, null).submit(dev);
+        done += n;
+      }
+      carrier.complete(BlockStatus.OK); // the carrier's own share: its parts decide
+      w.await();
+      BlockStatus s = carrier.status();
+      if (s != BlockStatus.OK) {
+        throw new BlockIOException(s, dev.name(), sector, op.name().toLowerCase(Locale.ROOT));
+      }
+      sector += span;
+      left -= span;
     }
   }
 }

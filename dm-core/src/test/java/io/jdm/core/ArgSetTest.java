@@ -62,4 +62,32 @@ class ArgSetTest {
     assertThat(ArgSet.parseUint("4294967295", "e")).isEqualTo(0xFFFF_FFFFL);
     assertThatThrownBy(() -> ArgSet.parseUint("4294967296", "e")).hasMessage("e");
   }
+
+  @Test
+  void specsGroupsAndTypedReadsFailWithTheCallersText() {
+    ArgSet.Spec features = new ArgSet.Spec(0, 2, "Invalid number of feature args");
+    ArgSet as = new ArgSet("dev", "2", "allow_discards", "sector_size:4096", "tail");
+    assertThat(as.next()).isEqualTo("dev");
+    ArgSet g = as.group(features);
+    assertThat(g.rest()).containsExactly("allow_discards", "sector_size:4096");
+    assertThat(as.rest()).as("the group's words are skipped").containsExactly("tail");
+    assertThat(new ArgSet().group(features).hasNext()).as("no group: empty").isFalse();
+    assertThatThrownBy(() -> new ArgSet("3", "a", "b", "c").group(features))
+        .hasMessage("Invalid number of feature args");
+    assertThatThrownBy(() -> new ArgSet("2", "a").group(features))
+        .as("more than are left")
+        .hasMessage("Invalid number of feature args");
+    assertThat(new ArgSet("1").readArg(new ArgSet.Spec(1, 9, "e"))).isEqualTo(1);
+    assertThatThrownBy(() -> new ArgSet("0").readArg(new ArgSet.Spec(1, 9, "below")))
+        .hasMessage("below");
+    assertThatThrownBy(() -> new ArgSet.Spec(3, 2, "e"))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    ArgSet nums = new ArgSet("4294967295", "7", "123", "-1");
+    assertThat(nums.nextUint("u")).isEqualTo(0xFFFF_FFFFL);
+    assertThat(nums.nextLong(1, 10, "l")).isEqualTo(7);
+    assertThat(nums.nextSector("s")).isEqualTo(123);
+    assertThatThrownBy(() -> nums.nextSector("negative")).hasMessage("negative");
+    assertThatThrownBy(() -> nums.nextUint("missing")).hasMessage("missing");
+  }
 }

@@ -19,6 +19,8 @@ record CryptOptions(
     int integrityKeySize) {
 
   private static final int MAX_TAG_SIZE = 480;
+  private static final ArgSet.Spec FEATURES =
+      new ArgSet.Spec(0, 9, "Invalid number of feature args");
 
   static CryptOptions parse(long length, String[] args) {
     boolean discards = false;
@@ -31,15 +33,11 @@ record CryptOptions(
     boolean ivLarge = false;
     int integrityKeySize = 0;
     if (args.length > 5) {
-      String[] rest = new String[args.length - 5];
-      System.arraycopy(args, 5, rest, 0, rest.length);
-      ArgSet as = new ArgSet(rest);
-      int n = as.readArgGroup(0, 9, "Invalid number of feature args");
-      while (n-- > 0) {
-        String opt = as.next();
-        if (opt == null) {
-          throw new TargetException("Not enough feature arguments");
-        }
+      ArgSet as = new ArgSet(args);
+      as.consume(5);
+      ArgSet features = as.group(FEATURES);
+      while (features.hasNext()) {
+        String opt = features.next();
         if (ArgSet.equalsIgnoreCase(opt, "allow_discards")) {
           discards = true;
         } else if (ArgSet.equalsIgnoreCase(opt, "same_cpu_crypt")) {

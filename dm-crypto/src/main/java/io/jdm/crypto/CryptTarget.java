@@ -13,6 +13,7 @@ import io.jdm.core.IoLimits;
 import io.jdm.core.MapResult;
 import io.jdm.core.StatusType;
 import io.jdm.core.TargetException;
+import io.jdm.core.io.BufferPool;
 import io.jdm.crypto.engine.CipherSpec;
 import io.jdm.crypto.engine.SectorCipher;
 import io.jdm.crypto.engine.SectorCiphers;
@@ -21,10 +22,12 @@ import java.util.List;
 
 /**
  * One {@code crypt} line. Reads are remapped and decrypted in place when they complete, on the
- * completing thread; writes are encrypted on the submitting thread into a pooled bounce buffer (the
- * caller's buffer is never changed) and written from there. Flushes and, with {@code
- * allow_discards}, discards pass through unencrypted; write-zeroes is not supported, as in the
- * kernel. Bios are cut at 128 KiB ({@code max_read_size}/{@code max_write_size}).
+ * completing thread; writes are encrypted on the submitting thread into a bounce buffer from the
+ * core's {@link BufferPool} (the caller's buffer is never changed) and written from there by a
+ * chained child bio ({@link Bio#chain}), the buffer going back to the pool in {@link #endIo}.
+ * Flushes and, with {@code allow_discards}, discards pass through unencrypted; write-zeroes is not
+ * supported, as in the kernel. Bios are cut at 128 KiB ({@code max_read_size}/{@code
+ * max_write_size}).
  *
  * <p>The IV sector of a crypto sector at relative sector {@code x} is {@code x + iv_offset} ({@code
  * >> log2(sector_size / 512)} with {@code iv_large_sectors}).
@@ -43,7 +46,7 @@ final class CryptTarget implements EndIoTarget {
   private final long length;
   private final int sectorSize;
   private final int sectorMask; // in 512-byte sectors
-  private final BouncePool pool;
+  private final BufferPool pool;
   private volatile CryptKey key;
   private volatile SectorCipher cipher;
   private volatile boolean keyValid;
@@ -63,7 +66,15 @@ final class CryptTarget implements EndIoTarget {
     this.key = key;
     this.cipher = newCipher(key);
     this.keyValid = true;
-    this.pool = new BouncePool(2 * Runtime.getRuntime().availableProcessors() + 2, 128 * 1024);
+    // Heap buffers: the ciphers work on arrays. A reserve for every thread that can be writing at
+    // once, no maximum (a write never waits for a buffer: the kernel's crypt allocates too).
+    int slots = 2 * Runtime.getRuntime().availableProcessors() + 2;
+    this.pool =
+        BufferPool.builder("crypt", MAX_IO_SECTORS << Bio.SECTOR_SHIFT)
+            .direct(false)
+            .reserve(slots)
+            .maxIdle(slots)
+            .build();
   }
 
   private SectorCipher newCipher(CryptKey k) {
@@ -99,7 +110,8 @@ final class CryptTarget implements EndIoTarget {
       bio.remap(dev, start + rel);
       return MapResult.REMAPPED;
     }
-    ByteBuffer bounce = pool.acquire(bio.bytes());
+    ByteBuffer bounce = pool.tryAllocate(); // never null: the pool has no maximum
+    bounce.limit(bio.bytes());
     try {
       bounce.put(0, bio.data(), bio.dataOffset(), bio.bytes());
       cipher.encrypt(bounce, 0, count, cc);
@@ -107,21 +119,19 @@ final class CryptTarget implements EndIoTarget {
       pool.release(bounce);
       return MapResult.KILL;
     }
-    Bio clone =
-        Bio.write(
-            start + rel,
-            bounce,
-            bio.flags(),
-            c -> {
-              pool.release(bounce);
-              bio.complete(c.status());
-            });
-    clone.submit(dev);
+    bio.setTargetContext(bounce);
+    bio.chain(Bio.Op.WRITE, bio.flags(), start + rel, bio.sectors(), bounce).submit(dev);
+    bio.complete(BlockStatus.OK); // this bio's own share: it completes with the child's status
     return MapResult.SUBMITTED;
   }
 
   @Override
   public EndIoResult endIo(Bio bio, BlockStatus status) {
+    if (bio.op() == Bio.Op.WRITE && bio.targetContext() instanceof ByteBuffer bounce) {
+      bio.setTargetContext(null);
+      pool.release(bounce);
+      return EndIoResult.DONE;
+    }
     if (status == BlockStatus.OK && bio.op() == Bio.Op.READ && bio.bytes() > 0) {
       try {
         cipher.decrypt(bio.data(), bio.dataOffset(), bio.bytes() / sectorSize, bio.targetLong());

@@ -91,8 +91,8 @@ public final class CryptTargetType implements TargetType {
     CryptTarget target = null;
     try {
       target = new CryptTarget(spec, key, opts, begin, length);
-      long ivOffset = ArgSet.parseDecimal(args[2]);
-      if (ivOffset < 0 || (ivOffset & ((opts.sectorSize() >>> 9) - 1)) != 0) {
+      long ivOffset = ArgSet.parseSector(args[2], "Invalid iv_offset sector");
+      if ((ivOffset & ((opts.sectorSize() >>> 9) - 1)) != 0) {
         throw new TargetException("Invalid iv_offset sector");
       }
       DmDev dev = ctx.getDevice(args[3], "Device lookup failed");

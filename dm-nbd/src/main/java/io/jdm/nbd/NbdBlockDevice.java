@@ -2,6 +2,7 @@ package io.jdm.nbd;
 
 import io.jdm.core.AbstractBlockDevice;
 import io.jdm.core.Bio;
+import io.jdm.core.BioCallback;
 import io.jdm.core.BlockStatus;
 import io.jdm.core.IoLimits;
 import io.jdm.core.Workqueue;
@@ -534,17 +535,17 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   }
 
   /**
-   * One bio on the wire: one or more requests (parts), optionally after a flush ({@link
-   * Bio#PREFLUSH}) and before a flush (emulated FUA). Stages run one after the other; parts of a
-   * stage are in flight together, the first error wins.
+   * One bio on the wire, in stages run one after the other: an optional flush first ({@link
+   * Bio#PREFLUSH}), the data, an optional flush after (emulated FUA). Each stage is a carrier bio
+   * whose callback is this job; the data stage's requests (parts) are chained children of its
+   * carrier ({@link Bio#chainSlice}, {@link Bio#chain}), in flight together, the first error
+   * winning, and a single-part stage sends its carrier itself.
    */
-  private final class Job {
+  private final class Job implements BioCallback {
     final Bio bio;
     final int type;
     final int cmdFlags;
-    boolean postflush;
-    final AtomicInteger remaining = new AtomicInteger();
-    volatile BlockStatus error;
+    final boolean postflush;
     int stage; // 0 = data, 1 = preflush, 2 = postflush
 
     Job(Bio bio, int type, int cmdFlags, boolean postflush) {
@@ -560,74 +561,76 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
 
     void sendFlush() {
-      remaining.set(1);
-      send(new Part(this, Nbd.CMD_FLUSH, 0, 0, 0, null));
+      send(new Part(Bio.flush(this), Nbd.CMD_FLUSH, 0, 0, 0, null));
     }
 
     void sendParts() {
       stage = 0;
       long offset = bio.sector() << Bio.SECTOR_SHIFT;
       int sectors = bio.sectors();
+      ByteBuffer data = bio.data() == null ? null : bio.data().slice(bio.dataOffset(), bio.bytes());
+      Bio carrier = Bio.of(bio.op(), bio.flags(), bio.sector(), sectors, data, this);
       int max = type == Nbd.CMD_READ || type == Nbd.CMD_WRITE ? maxDataSectors : maxRangeSectors;
-      int n = (sectors + max - 1) / max;
-      remaining.set(n);
+      if (sectors <= max) {
+        send(new Part(carrier, type, cmdFlags, offset, sectors << Bio.SECTOR_SHIFT, data));
+        return;
+      }
       for (int done = 0; done < sectors; ) {
         int k = Math.min(max, sectors - done);
-        ByteBuffer data = null;
-        if (bio.data() != null) {
-          data =
-              bio.data()
-                  .slice(bio.dataOffset() + (done << Bio.SECTOR_SHIFT), k << Bio.SECTOR_SHIFT);
-        }
+        Bio part =
+            data != null
+                ? carrier.chainSlice(done, k)
+                : carrier.chain(bio.op(), bio.flags(), bio.sector() + done, k, null);
+        ByteBuffer d =
+            data == null ? null : data.slice(done << Bio.SECTOR_SHIFT, k << Bio.SECTOR_SHIFT);
         send(
             new Part(
-                this,
+                part,
                 type,
                 cmdFlags,
                 offset + ((long) done << Bio.SECTOR_SHIFT),
                 k << Bio.SECTOR_SHIFT,
-                data));
+                d));
         done += k;
       }
+      carrier.complete(BlockStatus.OK); // the carrier's own share: its parts decide
     }
 
-    void partDone(BlockStatus s) {
-      if (s != BlockStatus.OK && error == null) {
-        error = s;
-      }
-      if (remaining.decrementAndGet() != 0) {
-        return;
-      }
-      BlockStatus e = error;
-      if (e == null && stage == 1) {
+    /** A stage's carrier completed. */
+    @Override
+    public void done(Bio carrier) {
+      BlockStatus s = carrier.status();
+      if (s == BlockStatus.OK && stage == 1) {
         sendParts();
-        return;
-      }
-      if (e == null && stage == 0 && postflush) {
+      } else if (s == BlockStatus.OK && stage == 0 && postflush) {
         stage = 2;
         sendFlush();
-        return;
+      } else {
+        finish(bio, s);
       }
-      finish(bio, e == null ? BlockStatus.OK : e);
     }
   }
 
-  /** One NBD request. */
+  /** One NBD request, completing {@code bio} (a stage's carrier or one of its children). */
   private static final class Part {
-    final Job job;
+    final Bio bio;
     final int type;
     final int cmdFlags;
     final long offset;
     final int length;
     final ByteBuffer data;
 
-    Part(Job job, int type, int cmdFlags, long offset, int length, ByteBuffer data) {
-      this.job = job;
+    Part(Bio bio, int type, int cmdFlags, long offset, int length, ByteBuffer data) {
+      this.bio = bio;
       this.type = type;
       this.cmdFlags = cmdFlags;
       this.offset = offset;
       this.length = length;
       this.data = data;
+    }
+
+    void done(BlockStatus s) {
+      bio.complete(s);
     }
   }
 
@@ -636,7 +639,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     pending.put(cookie, p);
     if (broken) {
       if (pending.remove(cookie) != null) {
-        p.job.partDone(BlockStatus.TRANSPORT);
+        p.done(BlockStatus.TRANSPORT);
       }
       return;
     }
@@ -694,7 +697,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
               "{0}: the server is shutting down (NBD_ESHUTDOWN); new I/O fails with TRANSPORT",
               name());
         }
-        p.job.partDone(s);
+        p.done(s);
       }
     } catch (EOFException e) {
       fail(closing ? "closed" : "the server closed the connection");
@@ -706,7 +709,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
     if (current != null) {
       // the connection ended in the middle of this read's payload: fail() no longer sees it
-      current.job.partDone(BlockStatus.TRANSPORT);
+      current.done(BlockStatus.TRANSPORT);
     }
   }
 
@@ -728,7 +731,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     for (Long c : cookies) {
       Part p = pending.remove(c);
       if (p != null) {
-        p.job.partDone(BlockStatus.TRANSPORT);
+        p.done(BlockStatus.TRANSPORT);
       }
     }
   }

@@ -90,7 +90,7 @@ final class NbdServerConnection implements Runnable {
       new java.util.concurrent.atomic.AtomicBoolean();
   private final Workqueue writer; // writes replies for threads that complete bios
   private volatile boolean handshakeExpired;
-  private final BufferPool pool = new BufferPool();
+  private final PayloadPool pool = new PayloadPool();
 
   /** Replies the reader thread queued since it last wrote; only the reader touches it. */
   private int readerQueued;
@@ -805,13 +805,17 @@ final class NbdServerConnection implements Runnable {
    * One NBD request on its way through the device: one bio, or several when the request is longer
    * than the device takes at once (the parts share the buffer and the first error wins).
    */
+  /**
+   * One request being served: a carrier bio with this as its callback, submitted as it is when the
+   * device takes it whole, or cut at {@code maxSectors} into chained children ({@link
+   * Bio#chainSlice}, {@link Bio#chain}) that are in flight together; the carrier completes once all
+   * have, with the first error.
+   */
   private final class Request implements BioCallback {
     final long cookie;
     final int type;
     final long offset;
     final ByteBuffer data;
-    final AtomicInteger parts = new AtomicInteger();
-    volatile BlockStatus error;
 
     Request(long cookie, int type, long offset, ByteBuffer data) {
       this.cookie = cookie;
@@ -821,32 +825,25 @@ final class NbdServerConnection implements Runnable {
     }
 
     void submitFlush() {
-      parts.set(1);
       submitPart(Bio.flush(this));
     }
 
     void submit(Bio.Op op, int flags, long sector, int sectors, int maxSectors) {
+      Bio carrier = Bio.of(op, flags, sector, sectors, data, this);
       if (maxSectors <= 0 || sectors <= maxSectors) {
-        parts.set(1);
-        submitPart(bio(op, flags, sector, sectors, 0));
+        submitPart(carrier);
         return;
       }
-      int n = (sectors + maxSectors - 1) / maxSectors;
-      parts.set(n);
       for (int done = 0; done < sectors; ) {
         int k = Math.min(maxSectors, sectors - done);
-        submitPart(bio(op, flags, sector + done, k, done));
+        Bio part =
+            data != null
+                ? carrier.chainSlice(done, k)
+                : carrier.chain(op, flags, sector + done, k, null);
+        submitPart(part);
         done += k;
       }
-    }
-
-    private Bio bio(Bio.Op op, int flags, long sector, int sectors, int sectorOffset) {
-      ByteBuffer d = null;
-      if (data != null) {
-        int from = sectorOffset << Bio.SECTOR_SHIFT;
-        d = data.slice(from, sectors << Bio.SECTOR_SHIFT);
-      }
-      return Bio.of(op, flags, sector, sectors, d, this);
+      carrier.complete(BlockStatus.OK); // the carrier's own share: its parts decide
     }
 
     private void submitPart(Bio bio) {
@@ -856,7 +853,7 @@ final class NbdServerConnection implements Runnable {
         // a closed export (a removed mapped device): fail the request, keep the connection
         LOG.log(System.Logger.Level.DEBUG, where() + ": submit failed", e);
         if (!bio.isCompleted()) {
-          done(BlockStatus.IOERR);
+          bio.complete(BlockStatus.IOERR);
         }
       }
     }
@@ -867,13 +864,7 @@ final class NbdServerConnection implements Runnable {
     }
 
     private void done(BlockStatus s) {
-      if (s != BlockStatus.OK && error == null) {
-        error = s;
-      }
-      if (parts.decrementAndGet() != 0) {
-        return;
-      }
-      BlockStatus e = error;
+      BlockStatus e = s == BlockStatus.OK ? null : s;
       if (type == Nbd.CMD_WRITE || e != null) {
         pool.release(data); // a read's buffer goes back once its reply is written
       }

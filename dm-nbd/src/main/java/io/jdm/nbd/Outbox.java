@@ -27,12 +27,12 @@ final class Outbox {
   private final AtomicInteger writing = new AtomicInteger();
   private final ArrayList<ByteBuffer> gather = new ArrayList<>();
   private final ArrayList<ByteBuffer> written = new ArrayList<>();
-  private final BufferPool pool;
+  private final PayloadPool pool;
   private volatile boolean broken;
   private volatile IOException failure;
 
   /** An outbox that gives payloads back to {@code pool} once written ({@code null}: never). */
-  Outbox(GatheringByteChannel ch, String where, BufferPool pool) {
+  Outbox(GatheringByteChannel ch, String where, PayloadPool pool) {
     this.ch = ch;
     this.where = where;
     this.pool = pool;

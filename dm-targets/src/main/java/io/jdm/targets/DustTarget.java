@@ -124,16 +124,11 @@ final class DustTarget extends PassThroughTarget {
       }
     }
     if (argv.length == 2 || argv.length == 3) {
-      long block = ArgSet.parseDecimal(argv[1]);
-      if (block < 0) {
-        throw new TargetException("invalid block number '" + argv[1] + "'");
-      }
+      long block =
+          ArgSet.parseLong(argv[1], 0, Long.MAX_VALUE, "invalid block number '" + argv[1] + "'");
       int writeFails = 0;
       if (argv.length == 3) {
-        long n = ArgSet.parseDecimal(argv[2]);
-        if (n < 0 || n > 0xFFFF_FFFFL) {
-          throw new TargetException("invalid write fail count '" + argv[2] + "'");
-        }
+        long n = ArgSet.parseUint(argv[2], "invalid write fail count '" + argv[2] + "'");
         if (n > 255) {
           throw new TargetException("selected write fail count out of range");
         }

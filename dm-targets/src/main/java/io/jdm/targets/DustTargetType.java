@@ -39,10 +39,7 @@ public final class DustTargetType implements TargetType {
     if (args.length != 3) {
       throw new TargetException("Invalid argument count");
     }
-    long blksz = ArgSet.parseDecimal(args[2]);
-    if (blksz <= 0 || blksz > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid block size parameter");
-    }
+    long blksz = ArgSet.parseLong(args[2], 1, 0xFFFF_FFFFL, "Invalid block size parameter");
     if (blksz < 512) {
       throw new TargetException("Block size must be at least 512");
     }

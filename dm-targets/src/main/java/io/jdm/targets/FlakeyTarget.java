@@ -122,9 +122,9 @@ final class FlakeyTarget extends PassThroughTarget implements EndIoTarget {
     if (random) {
       corruptRandom(copy, 0, bio.bytes());
     }
-    Bio clone =
-        Bio.write(start + (bio.sector() - begin), copy, bio.flags(), c -> bio.complete(c.status()));
-    clone.submit(dev);
+    bio.chain(Bio.Op.WRITE, bio.flags(), start + (bio.sector() - begin), bio.sectors(), copy)
+        .submit(dev);
+    bio.complete(BlockStatus.OK); // this bio's own share: it completes with the copy's status
   }
 
   @Override

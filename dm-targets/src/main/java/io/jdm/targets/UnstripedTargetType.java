@@ -46,23 +46,15 @@ public final class UnstripedTargetType implements TargetType {
     if (args.length != 5) {
       throw new TargetException("Invalid number of arguments");
     }
-    long stripes = ArgSet.parseDecimal(args[0]);
-    if (stripes <= 0 || stripes > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid stripe count");
-    }
-    long chunk = ArgSet.parseDecimal(args[1]);
-    if (chunk <= 0 || chunk > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid chunk_size");
-    }
-    long stripe = ArgSet.parseDecimal(args[2]);
-    if (stripe < 0 || stripe > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid stripe number");
-    }
+    ArgSet as = new ArgSet(args);
+    long stripes = as.nextLong(1, 0xFFFF_FFFFL, "Invalid stripe count");
+    long chunk = as.nextLong(1, 0xFFFF_FFFFL, "Invalid chunk_size");
+    long stripe = as.nextUint("Invalid stripe number");
     if (stripe > stripes && stripes > 1) {
       throw new TargetException("Please provide stripe between [0, # of stripes]");
     }
-    DmDev dev = ctx.getDevice(args[3], "Couldn't get striped device");
-    long start = ArgSet.parseSector(args[4], "Invalid striped device offset");
+    DmDev dev = ctx.getDevice(as.next(), "Couldn't get striped device");
+    long start = as.nextSector("Invalid striped device offset");
     if (length % chunk != 0) {
       throw new TargetException("Target length not divisible by chunk size");
     }

@@ -43,20 +43,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Statistics: {@link #inUse()}, {@link #highWater()}, {@link #idle()}, {@link #created()} and
  * {@link #waits()}. A test ends with {@code inUse() == 0}: nothing leaked.
  *
- * <p>What the older pools become: dm-crypto's {@code BouncePool} (a few heap buffers of 128 KiB
- * taken without a lock, a fresh buffer when all are out or the request is larger) is a heap pool
- * with {@code reserve} = {@code maxIdle} = its slot count and no maximum, used through {@link
- * #tryAllocate()} (never {@code null} without a maximum) with requests larger than the buffer size
- * served outside the pool. dm-nbd's {@code BufferPool} (direct buffers of 4 KiB to 1 MiB in powers
- * of two, made on demand, up to 64 idle per size, bytes in use counted) is one pool per size with
- * {@code reserve} 0 and {@code maxIdle} 64, bytes in use being the sum of {@code inUse() *
- * bufferSize()}; its own bound on bytes in flight can become each pool's {@code maximum} with a
- * blocking {@link #allocate()}.
+ * <p>Users: kcopyd's copy buffers; crypt's bounce buffers (a heap pool with {@code reserve} =
+ * {@code maxIdle} = a slot per writing thread and no maximum, used through {@link #tryAllocate()},
+ * which never returns {@code null} without a maximum); the NBD server's payloads (one direct pool
+ * per power-of-two size from 4 KiB to 1 MiB, no reserve, 64 idle, the connection bounding bytes in
+ * flight itself).
  *
  * <p>Thread-safe. Allocating within the reserve or below the maximum and releasing take no lock:
- * idle buffers sit in an array of slots taken and filled with compare-and-set, as in {@code
- * BouncePool}. Only a thread that must wait takes the pool's lock, and then so does a release, to
- * wake it. {@link #release} never blocks for long and may be called from a bio completion.
+ * idle buffers sit in an array of slots taken and filled with compare-and-set. Only a thread that
+ * must wait takes the pool's lock, and then so does a release, to wake it. {@link #release} never
+ * blocks for long and may be called from a bio completion.
  */
 public final class BufferPool {
   private static final byte[] ZEROS = new byte[8192];

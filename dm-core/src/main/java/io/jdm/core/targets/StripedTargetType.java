@@ -34,14 +34,9 @@ public final class StripedTargetType implements TargetType {
     if (args.length < 2) {
       throw new TargetException("Not enough arguments");
     }
-    long stripes = ArgSet.parseDecimal(args[0]);
-    if (stripes <= 0 || stripes > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid stripe count");
-    }
-    long chunk = ArgSet.parseDecimal(args[1]);
-    if (chunk <= 0 || chunk > 0xFFFF_FFFFL) {
-      throw new TargetException("Invalid chunk_size");
-    }
+    ArgSet as = new ArgSet(args);
+    long stripes = as.nextLong(1, 0xFFFF_FFFFL, "Invalid stripe count");
+    long chunk = as.nextLong(1, 0xFFFF_FFFFL, "Invalid chunk_size");
     if (length % stripes != 0) {
       throw new TargetException("Target length not divisible by number of stripes");
     }
@@ -56,12 +51,9 @@ public final class StripedTargetType implements TargetType {
     DmDev[] devs = new DmDev[n];
     long[] starts = new long[n];
     for (int i = 0; i < n; i++) {
-      long start = ArgSet.parseDecimal(args[3 + 2 * i]);
-      if (start < 0 || start > ArgSet.MAX_SECTOR) {
-        throw new TargetException("Couldn't parse stripe destination");
-      }
-      devs[i] = ctx.getDevice(args[2 + 2 * i], "Couldn't parse stripe destination");
-      starts[i] = start;
+      String path = as.next();
+      starts[i] = as.nextSector("Couldn't parse stripe destination");
+      devs[i] = ctx.getDevice(path, "Couldn't parse stripe destination");
     }
     return new StripedTarget(ctx, begin, width, chunk, devs, starts);
   }
