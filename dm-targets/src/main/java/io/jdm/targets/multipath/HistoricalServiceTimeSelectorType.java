@@ -1,5 +1,6 @@
 package io.jdm.targets.multipath;
 
+import io.jdm.core.ArgSet;
 import io.jdm.core.Clock;
 import io.jdm.core.StatusType;
 import io.jdm.core.TargetContext;
@@ -76,16 +77,13 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
     long base = FIXED_95;
     long threshold = 0;
     if (args.length > 0) {
-      base = SelectorArgs.uint(args[0]);
-      if (base < 0 || base >= FIXED_1) {
-        throw new TargetException("historical-service-time ps: invalid base weight");
-      }
+      base =
+          ArgSet.parseLong(
+              args[0], 0, FIXED_1 - 1, "historical-service-time ps: invalid base weight");
     }
     if (args.length > 1) {
-      threshold = SelectorArgs.uint(args[1]);
-      if (threshold < 0) {
-        throw new TargetException("historical-service-time ps: invalid threshold multiplier");
-      }
+      threshold =
+          ArgSet.parseUint(args[1], "historical-service-time ps: invalid threshold multiplier");
     }
     Clock clock = ctx != null ? ctx.clock() : null;
     if (clock == null) {
@@ -187,10 +185,7 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
       }
       long repeat = 1;
       if (args.length == 1) {
-        repeat = SelectorArgs.uint(args[0]);
-        if (repeat < 0) {
-          throw new TargetException("historical-service-time ps: invalid repeat count");
-        }
+        repeat = ArgSet.parseUint(args[0], "historical-service-time ps: invalid repeat count");
       }
       Info pi = new Info(path, (int) repeat);
       path.setSelectorContext(pi);

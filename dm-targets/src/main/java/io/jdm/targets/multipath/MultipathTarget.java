@@ -67,6 +67,25 @@ final class MultipathTarget implements EndIoTarget {
   /** {@code DM_PG_INIT_DELAY_DEFAULT}: no delay given. */
   static final int PG_INIT_DELAY_DEFAULT = -1;
 
+  // The kernel's dm_arg tables, with their texts.
+  private static final ArgSet.Spec FEATURE_ARGS =
+      new ArgSet.Spec(0, 8, "invalid number of feature args");
+  private static final ArgSet.Spec PG_INIT_RETRIES =
+      new ArgSet.Spec(1, 50, "pg_init_retries must be between 1 and 50");
+  private static final ArgSet.Spec PG_INIT_DELAY_MSECS =
+      new ArgSet.Spec(0, 60000, "pg_init_delay_msecs must be between 0 and 60000");
+  private static final ArgSet.Spec HW_HANDLER_ARGS =
+      new ArgSet.Spec(0, 1024, "invalid number of hardware handler args");
+  private static final ArgSet.Spec PRIORITY_GROUPS =
+      new ArgSet.Spec(0, 1024, "invalid number of priority groups");
+  private static final ArgSet.Spec INITIAL_GROUP =
+      new ArgSet.Spec(0, 1024, "invalid initial priority group number");
+  private static final ArgSet.Spec SELECTOR_ARGS =
+      new ArgSet.Spec(0, 1024, "invalid number of path selector args");
+  private static final ArgSet.Spec PATHS = new ArgSet.Spec(1, 1024, "invalid number of paths");
+  private static final ArgSet.Spec PATH_SELECTOR_ARGS =
+      new ArgSet.Spec(0, 1024, "invalid number of selector args");
+
   /** The bio's target context while the bio waits in {@link #queued} rather than on a path. */
   private static final Object QUEUED = new Object();
 
@@ -188,8 +207,8 @@ final class MultipathTarget implements EndIoTarget {
       f.retain = true; // bio-based only discovers an attached handler
     }
     parseHwHandler(as, f, ctx.logger());
-    int nrPriorityGroups = as.readArg(0, 1024, "invalid number of priority groups");
-    int nextPgNum = as.readArg(0, 1024, "invalid initial priority group number");
+    int nrPriorityGroups = as.readArg(PRIORITY_GROUPS);
+    int nextPgNum = as.readArg(INITIAL_GROUP);
     if ((nrPriorityGroups == 0 && nextPgNum != 0) || (nrPriorityGroups != 0 && nextPgNum == 0)) {
       throw new TargetException("invalid initial priority group");
     }
@@ -217,7 +236,7 @@ final class MultipathTarget implements EndIoTarget {
 
   private static Features parseFeatures(ArgSet as) {
     Features f = new Features();
-    int argc = as.readArgGroup(0, 8, "invalid number of feature args");
+    int argc = as.readArgGroup(FEATURE_ARGS);
     while (argc > 0) {
       String name = as.next();
       argc--;
@@ -226,11 +245,10 @@ final class MultipathTarget implements EndIoTarget {
       } else if (ArgSet.equalsIgnoreCase(name, "retain_attached_hw_handler")) {
         f.retain = true;
       } else if (ArgSet.equalsIgnoreCase(name, "pg_init_retries") && argc >= 1) {
-        f.pgInitRetries = as.readArg(1, 50, "pg_init_retries must be between 1 and 50");
+        f.pgInitRetries = as.readArg(PG_INIT_RETRIES);
         argc--;
       } else if (ArgSet.equalsIgnoreCase(name, "pg_init_delay_msecs") && argc >= 1) {
-        f.pgInitDelayMsecs =
-            as.readArg(0, 60000, "pg_init_delay_msecs must be between 0 and 60000");
+        f.pgInitDelayMsecs = as.readArg(PG_INIT_DELAY_MSECS);
         argc--;
       } else if (ArgSet.equalsIgnoreCase(name, "queue_mode") && argc >= 1) {
         String mode = as.next();
@@ -250,7 +268,7 @@ final class MultipathTarget implements EndIoTarget {
   }
 
   private static void parseHwHandler(ArgSet as, Features f, Logger log) {
-    int hwArgc = as.readArgGroup(0, 1024, "invalid number of hardware handler args");
+    int hwArgc = as.readArgGroup(HW_HANDLER_ARGS);
     if (hwArgc == 0) {
       return;
     }
@@ -278,7 +296,7 @@ final class MultipathTarget implements EndIoTarget {
     if (type == null) {
       throw new TargetException("unknown path selector type");
     }
-    int psArgc = as.readArgGroup(0, 1024, "invalid number of path selector args");
+    int psArgc = as.readArgGroup(SELECTOR_ARGS);
     String[] psArgs = new String[psArgc];
     for (int i = 0; i < psArgc; i++) {
       psArgs[i] = as.next();
@@ -291,8 +309,8 @@ final class MultipathTarget implements EndIoTarget {
     }
     PriorityGroup pg = new PriorityGroup(pgNum, type, ps);
     made.add(pg); // closed with the others if the rest of the line is bad
-    int nrPgpaths = as.readArg(1, 1024, "invalid number of paths");
-    int nrSelectorArgs = as.readArg(0, 1024, "invalid number of selector args");
+    int nrPgpaths = as.readArg(PATHS);
+    int nrSelectorArgs = as.readArg(PATH_SELECTOR_ARGS);
     int nrArgs = 1 + nrSelectorArgs;
     for (int i = 0; i < nrPgpaths; i++) {
       if (as.remaining() < nrArgs) {

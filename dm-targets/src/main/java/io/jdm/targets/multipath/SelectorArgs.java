@@ -2,7 +2,6 @@ package io.jdm.targets.multipath;
 
 import io.jdm.core.ArgSet;
 import io.jdm.core.TargetContext;
-import io.jdm.core.TargetException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 
@@ -11,8 +10,9 @@ final class SelectorArgs {
   private SelectorArgs() {}
 
   /**
-   * An unsigned 32-bit decimal ({@code sscanf("%u%c") == 1}), or -1. jdm is strict where {@code
-   * sscanf} is lax (leading blanks, a sign), as {@link ArgSet} is.
+   * An unsigned 32-bit decimal ({@code sscanf("%u%c") == 1}), or -1, for the message parsers that
+   * have a text of their own to give. jdm is strict where {@code sscanf} is lax (leading blanks, a
+   * sign), as {@link ArgSet} is.
    */
   static long uint(String s) {
     long v = ArgSet.parseDecimal(s);
@@ -25,10 +25,7 @@ final class SelectorArgs {
    * kernel's warning.
    */
   static int repeatCount(String arg, String prefix, Logger log) {
-    long v = uint(arg);
-    if (v < 0) {
-      throw new TargetException(prefix + "invalid repeat count");
-    }
+    long v = ArgSet.parseUint(arg, prefix + "invalid repeat count");
     if (v > 1) {
       log.log(Level.WARNING, "repeat_count > 1 is deprecated, using 1 instead");
       v = 1;

@@ -1,5 +1,6 @@
 package io.jdm.targets.multipath;
 
+import io.jdm.core.ArgSet;
 import io.jdm.core.StatusType;
 import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
@@ -96,11 +97,13 @@ public final class ServiceTimeSelectorType implements PathSelectorType {
       }
       int rt = 1;
       if (args.length == 2) {
-        long v = SelectorArgs.uint(args[1]);
-        if (v < 0 || v > MAX_RELATIVE_THROUGHPUT) {
-          throw new TargetException("service-time ps: invalid relative_throughput value");
-        }
-        rt = (int) v;
+        rt =
+            (int)
+                ArgSet.parseLong(
+                    args[1],
+                    0,
+                    MAX_RELATIVE_THROUGHPUT,
+                    "service-time ps: invalid relative_throughput value");
       }
       Info pi = new Info(path, repeat, rt);
       path.setSelectorContext(pi);
