@@ -4,7 +4,7 @@
  * kernel's services that bigger targets share: dm-io and the buffer pool ({@code io.jdm.core.io}),
  * the block cache with validators ({@code io.jdm.core.bufio}), dirty logs ({@code
  * io.jdm.core.dirtylog}), the region hash ({@code io.jdm.core.region}), the bio prison and deferred
- * set ({@code io.jdm.core.prison}).
+ * set ({@code io.jdm.core.prison}), the path selector SPI ({@code io.jdm.core.pathselector}).
  */
 module io.jdm.core {
   requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
@@ -13,9 +13,11 @@ module io.jdm.core {
   exports io.jdm.core.bufio;
   exports io.jdm.core.dirtylog;
   exports io.jdm.core.io;
+  exports io.jdm.core.pathselector;
   exports io.jdm.core.prison;
   exports io.jdm.core.region;
 
   uses io.jdm.core.TargetType;
   uses io.jdm.core.dirtylog.DirtyLogType;
+  uses io.jdm.core.pathselector.PathSelectorType;
 }

@@ -1,11 +1,13 @@
 /**
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
- * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}.
+ * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}, {@code
+ * multipath} with the kernel's path selectors.
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
 
   exports io.jdm.targets;
+  exports io.jdm.targets.multipath;
   exports io.jdm.targets.verity;
 
   provides io.jdm.core.TargetType with
@@ -15,5 +17,11 @@ module io.jdm.targets {
       io.jdm.targets.LogWritesTargetType,
       io.jdm.targets.UnstripedTargetType,
       io.jdm.targets.SwitchTargetType,
-      io.jdm.targets.verity.VerityTargetType;
+      io.jdm.targets.verity.VerityTargetType,
+      io.jdm.targets.multipath.MultipathTargetType;
+  provides io.jdm.core.pathselector.PathSelectorType with
+      io.jdm.targets.multipath.RoundRobinSelectorType,
+      io.jdm.targets.multipath.QueueLengthSelectorType,
+      io.jdm.targets.multipath.ServiceTimeSelectorType,
+      io.jdm.targets.multipath.HistoricalServiceTimeSelectorType;
 }
