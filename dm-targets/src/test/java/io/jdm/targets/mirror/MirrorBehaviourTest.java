@@ -371,6 +371,25 @@ class MirrorBehaviourTest {
   }
 
   @Test
+  void withoutHandleErrorsTheDefaultLegNeverMovesSoOutOfSyncRegionsFailWithIt() {
+    // The kernel's hazard, kept: without handle_errors a dead default leg stays the default.
+    MappedDevice md = create("core 2 16 nosync 2 a 0 b 0");
+    MirrorTarget t = target(md);
+    t.flushWorker();
+    a.failWrites = true;
+    a.failReads = true;
+    assertThat(writeNow(md, 2 * REGION, pattern(2, 5))).isEqualTo(BlockStatus.OK); // b has it
+    t.flushWorker();
+    assertThat(t.defaultLeg()).isZero();
+    // region 2 is out of sync now: writes go to the default leg alone, and reads only to it
+    assertThat(writeNow(md, 2 * REGION + 4, pattern(2, 6))).isEqualTo(BlockStatus.IOERR);
+    assertThat(read(md, 2 * REGION, new byte[1024])).isEqualTo(BlockStatus.IOERR);
+    // an in-sync region is still read from the healthy leg
+    assertThat(read(md, 5 * REGION, new byte[1024])).isEqualTo(BlockStatus.OK);
+    assertThat(info(md)).isEqualTo("2 " + na + " " + nb + " 15/16 1 DA 1 core");
+  }
+
+  @Test
   void withHandleErrorsAFailedWriteRaisesAnEventMovesTheDefaultAndIsHeldUntilSuspend()
       throws IOException {
     MappedDevice md = create("core 2 16 nosync 2 a 0 b 0 1 handle_errors");
