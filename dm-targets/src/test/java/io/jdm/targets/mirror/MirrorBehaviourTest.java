@@ -479,4 +479,57 @@ class MirrorBehaviourTest {
     await("the flush error", () -> info(md).contains(" AF "));
     assertThat(Arrays.asList(info(md).split(" "))).contains("AF");
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Log failures
+
+  private LegDevice failingLog() {
+    LegDevice l = new LegDevice("flog", 64);
+    dm.registerDevice("flog", l);
+    return l;
+  }
+
+  @Test
+  void aFailedLogHoldsWritesWithHandleErrors() throws IOException {
+    LegDevice flog = failingLog();
+    try {
+      MappedDevice md = create("disk 3 flog 16 nosync 2 a 0 b 0 1 handle_errors");
+      MirrorTarget t = target(md);
+      t.flushWorker();
+      flog.failWrites = true;
+      CompletableFuture<BlockStatus> w = write(md, 0, pattern(1, 1));
+      await("the write held", () -> t.heldWrites() == 1);
+      assertThat(info(md)).endsWith(" 1 AA 3 disk " + dm.numberOf("flog").orElseThrow() + " D");
+      assertThat(a.read(0, 1)).isNotEqualTo(pattern(1, 1)); // never sent: the log is not marked
+      md.suspend();
+      assertThat(w.join()).isEqualTo(BlockStatus.IOERR);
+      md.resume();
+    } finally {
+      dm.close();
+      flog.close();
+    }
+  }
+
+  @Test
+  void aFailedLogFailsWritesWithKeepLogAndIsIgnoredWithoutHandleErrors() throws IOException {
+    LegDevice flog = failingLog();
+    try {
+      MappedDevice md = create("disk 3 flog 16 nosync 2 a 0 b 0 2 handle_errors keep_log");
+      target(md).flushWorker();
+      flog.failWrites = true;
+      assertThat(writeNow(md, 0, pattern(1, 1))).isEqualTo(BlockStatus.IOERR);
+      dm.remove("m");
+      flog.failWrites = false;
+      md = create("disk 3 flog 16 nosync 2 a 0 b 0");
+      target(md).flushWorker();
+      flog.failWrites = true;
+      byte[] d = pattern(1, 2);
+      assertThat(writeNow(md, 0, d)).isEqualTo(BlockStatus.OK);
+      assertThat(a.read(0, 1)).isEqualTo(d);
+      assertThat(b.read(0, 1)).isEqualTo(d);
+    } finally {
+      dm.close();
+      flog.close();
+    }
+  }
 }
