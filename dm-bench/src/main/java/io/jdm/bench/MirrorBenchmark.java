@@ -38,13 +38,16 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 public class MirrorBenchmark {
   private static final int POSITIONS = 1024;
-  private static final long SECTORS = (256L << 20) / 512;
 
   @Param({"4096", "1048576"})
   public int size;
 
   @Param({"linear", "mirror"})
   public String path;
+
+  /** Device size; the smoke run makes it small. */
+  @Param({"268435456"})
+  public long deviceBytes;
 
   private DeviceMapper dm;
   private final List<BlockDevice> disks = new ArrayList<>();
@@ -55,17 +58,18 @@ public class MirrorBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
+    long sectors = deviceBytes / 512;
     dm = DeviceMapper.create();
-    dm.registerDevice("d0", disk("d0", SECTORS));
+    dm.registerDevice("d0", disk("d0", sectors));
     if (path.equals("linear")) {
-      dev = dm.create("linear", "0 " + SECTORS + " linear d0 0");
+      dev = dm.create("linear", "0 " + sectors + " linear d0 0");
     } else {
-      dm.registerDevice("d1", disk("d1", SECTORS));
-      dev = dm.create("mirror", "0 " + SECTORS + " mirror core 2 1024 nosync 2 d0 0 d1 0");
+      dm.registerDevice("d1", disk("d1", sectors));
+      dev = dm.create("mirror", "0 " + sectors + " mirror core 2 1024 nosync 2 d0 0 d1 0");
     }
     data = ByteBuffer.allocateDirect(size);
     Random rnd = new Random(2);
-    long slots = SECTORS * 512 / size;
+    long slots = deviceBytes / size;
     for (int i = 0; i < POSITIONS; i++) {
       positions[i] = (long) (rnd.nextDouble() * slots) * size;
     }

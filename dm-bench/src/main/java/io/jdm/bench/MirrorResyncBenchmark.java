@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -34,19 +35,26 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = "-Xmx3g")
 @State(Scope.Thread)
 public class MirrorResyncBenchmark {
-  static final long SECTORS = (1L << 30) / 512;
+  static final long FULL_BYTES = 1L << 30;
+
+  /** Mirror size ({@link #FULL_BYTES}); the smoke run makes it small. */
+  @Param({"1073741824"})
+  public long deviceBytes;
+
+  private long sectors;
   private DeviceMapper dm;
   private MemoryBlockDevice a;
   private MemoryBlockDevice b;
 
   @Setup(Level.Trial)
   public void setUp() throws IOException {
+    sectors = deviceBytes / 512;
     dm = DeviceMapper.create();
-    a = MemoryBlockDevice.builder("a", SECTORS).direct(true).build();
-    b = MemoryBlockDevice.builder("b", SECTORS).direct(true).build();
+    a = MemoryBlockDevice.builder("a", sectors).direct(true).build();
+    b = MemoryBlockDevice.builder("b", sectors).direct(true).build();
     ByteBuffer fill = ByteBuffer.allocate(1 << 20);
     new Random(1).nextBytes(fill.array());
-    for (long pos = 0; pos < SECTORS * 512; pos += fill.capacity()) {
+    for (long pos = 0; pos < deviceBytes; pos += fill.capacity()) {
       a.write(fill.clear(), pos);
     }
     dm.registerDevice("a", a);
@@ -62,7 +70,7 @@ public class MirrorResyncBenchmark {
 
   @Benchmark
   public long resync() {
-    MappedDevice md = dm.create("r", "0 " + SECTORS + " mirror core 1 1024 2 a 0 b 0");
+    MappedDevice md = dm.create("r", "0 " + sectors + " mirror core 1 1024 2 a 0 b 0");
     MirrorTarget t = (MirrorTarget) md.liveTable().orElseThrow().target(0);
     while (t.syncCount() != t.regionCount()) {
       LockSupport.parkNanos(20_000);
