@@ -53,6 +53,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       failed discard completes with {@code NOTSUPP} and fails no leg.
  * </ul>
  *
+ * <p>jdm extension ({@link ReadBalance}, off unless the table asks with {@code
+ * jdm_read_balance=...}, a feature no kernel table contains): reads of in-sync regions mapped
+ * directly are spread over the healthy legs round-robin or to the leg with the fewest reads in
+ * flight; everything else (retries, out-of-sync regions) is as the kernel's.
+ *
  * <h2>Resync</h2>
  *
  * Regions the log does not have in sync are copied from the default leg to all others by {@link
@@ -85,6 +90,33 @@ public final class MirrorTarget implements EndIoTarget {
   /** Delay before retrying writes to regions another node is recovering ({@code HZ / 5}). */
   private static final long DELAYED_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
+  /**
+   * jdm's read balancing, an extension off by default: which healthy leg serves a read of an
+   * in-sync region. The kernel always uses the default leg ({@link #NONE}).
+   */
+  public enum ReadBalance {
+    NONE(""),
+    /** Each read to the next healthy leg in turn. */
+    ROUND_ROBIN("round_robin"),
+    /** The healthy leg with the fewest reads in flight (the default leg on a tie). */
+    LEAST_PENDING("least_pending");
+
+    final String word;
+
+    ReadBalance(String word) {
+      this.word = word;
+    }
+
+    static ReadBalance parse(String word) {
+      for (ReadBalance b : values()) {
+        if (b != NONE && b.word.equals(word)) {
+          return b;
+        }
+      }
+      return null;
+    }
+  }
+
   /** Kinds of leg failure, in the bit order of {@code enum dm_raid1_error}. */
   enum ErrorType {
     WRITE,
@@ -101,6 +133,9 @@ public final class MirrorTarget implements EndIoTarget {
     final long offset;
     final AtomicInteger errorCount = new AtomicInteger();
     final AtomicInteger errorType = new AtomicInteger();
+
+    /** Reads in flight, counted only under {@link ReadBalance#LEAST_PENDING}. */
+    final AtomicInteger readsInFlight = new AtomicInteger();
 
     Leg(int index, DmDev dev, long offset) {
       this.index = index;
@@ -157,6 +192,8 @@ public final class MirrorTarget implements EndIoTarget {
   private final Leg[] legs;
   private final boolean handleErrors;
   private final boolean keepLog;
+  private final ReadBalance balance;
+  private final AtomicInteger nextLeg = new AtomicInteger();
   private final long nrRegions;
   private final long regionSize;
   private final int regionShift;
@@ -195,6 +232,7 @@ public final class MirrorTarget implements EndIoTarget {
       Leg[] legs,
       boolean handleErrors,
       boolean keepLog,
+      ReadBalance balance,
       int throttlePercent) {
     this.ctx = ctx;
     this.begin = begin;
@@ -203,6 +241,7 @@ public final class MirrorTarget implements EndIoTarget {
     this.legs = legs;
     this.handleErrors = handleErrors;
     this.keepLog = keepLog;
+    this.balance = balance;
     this.regionSize = log.regionSize();
     this.regionShift = Long.numberOfTrailingZeros(regionSize);
     this.nrRegions = (length + regionSize - 1) / regionSize;
@@ -359,6 +398,34 @@ public final class MirrorTarget implements EndIoTarget {
       i = i == 0 ? legs.length - 1 : i - 1;
     } while (i != d);
     return null;
+  }
+
+  /** A healthy leg by the {@link ReadBalance} rule (reads of in-sync regions only). */
+  private Leg balancedMirror() {
+    int n = legs.length;
+    if (balance == ReadBalance.ROUND_ROBIN) {
+      int start = Math.floorMod(nextLeg.getAndIncrement(), n);
+      for (int k = 0; k < n; k++) {
+        Leg m = legs[(start + k) % n];
+        if (m.errorCount.get() == 0) {
+          return m;
+        }
+      }
+      return null;
+    }
+    Leg best = chooseMirror(); // the kernel's choice wins ties
+    if (best == null) {
+      return null;
+    }
+    int least = best.readsInFlight.get();
+    for (Leg m : legs) {
+      int p;
+      if (m.errorCount.get() == 0 && (p = m.readsInFlight.get()) < least) {
+        best = m;
+        least = p;
+      }
+    }
+    return best;
   }
 
   private boolean defaultOk() {
@@ -540,6 +607,9 @@ public final class MirrorTarget implements EndIoTarget {
 
   /** Sends a read to {@code m}, remembering where it was for a retry ({@code dm_bio_record}). */
   private void readFrom(Leg m, Bio bio) {
+    if (balance == ReadBalance.LEAST_PENDING) {
+      m.readsInFlight.incrementAndGet();
+    }
     bio.setTargetContext(m);
     bio.setTargetLong(bio.sector());
     mapBio(m, bio);
@@ -684,9 +754,12 @@ public final class MirrorTarget implements EndIoTarget {
       wakeup();
       return MapResult.SUBMITTED;
     }
-    Leg m = chooseMirror();
+    Leg m = balance == ReadBalance.NONE ? chooseMirror() : balancedMirror();
     if (m == null) {
       return MapResult.KILL;
+    }
+    if (balance == ReadBalance.LEAST_PENDING) {
+      m.readsInFlight.incrementAndGet();
     }
     bio.setTargetContext(m);
     bio.setTargetLong(bio.sector());
@@ -705,6 +778,9 @@ public final class MirrorTarget implements EndIoTarget {
     }
     Leg m = (Leg) bio.targetContext();
     bio.setTargetContext(null);
+    if (m != null && balance == ReadBalance.LEAST_PENDING) {
+      m.readsInFlight.decrementAndGet();
+    }
     if (status == BlockStatus.NOTSUPP || bio.hasFlag(Bio.RAHEAD) || !status.isError()) {
       return EndIoResult.DONE;
     }
@@ -825,7 +901,8 @@ public final class MirrorTarget implements EndIoTarget {
     for (Leg m : legs) {
       sb.append(' ').append(m.dev.name()).append(' ').append(m.offset);
     }
-    int features = (handleErrors ? 1 : 0) + (keepLog ? 1 : 0);
+    int features =
+        (handleErrors ? 1 : 0) + (keepLog ? 1 : 0) + (balance != ReadBalance.NONE ? 1 : 0);
     if (features > 0) {
       sb.append(' ').append(features);
       if (handleErrors) {
@@ -833,6 +910,9 @@ public final class MirrorTarget implements EndIoTarget {
       }
       if (keepLog) {
         sb.append(" keep_log");
+      }
+      if (balance != ReadBalance.NONE) {
+        sb.append(' ').append(MirrorTargetType.READ_BALANCE).append(balance.word);
       }
     }
     return sb.toString();

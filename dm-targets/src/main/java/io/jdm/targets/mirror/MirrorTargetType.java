@@ -26,6 +26,11 @@ import io.jdm.core.io.Kcopyd;
  * feature requested}, {@code keep_log feature requires the handle_errors feature}, {@code Too many
  * mirror arguments}. A leg too small for the target is refused by the core's device checks.
  *
+ * <p>jdm extension, off by default and never in a kernel table (the kernel refuses it as an
+ * unrecognised feature): the feature {@code jdm_read_balance=round_robin} or {@code
+ * jdm_read_balance=least_pending}, with {@code handle_errors}, spreads reads of in-sync regions
+ * over the healthy legs (see {@link MirrorTarget}).
+ *
  * <p>The share of time resynchronisation may spend in I/O is the kernel's {@code
  * raid1_resync_throttle} module parameter: {@link #setDefaultResyncThrottle} sets it for mirrors
  * constructed afterwards, {@link MirrorTarget#resyncThrottle()} for one mirror. See {@link
@@ -36,6 +41,9 @@ public final class MirrorTargetType implements TargetType {
   public static final int MAX_NR_MIRRORS = Kcopyd.MAX_DESTINATIONS + 1;
 
   private static final TargetVersion VERSION = TargetVersion.of(1, 14, 0);
+
+  /** The jdm extension's feature prefix: {@code jdm_read_balance=round_robin|least_pending}. */
+  static final String READ_BALANCE = "jdm_read_balance=";
 
   private static volatile int defaultResyncThrottle = 100;
 
@@ -122,6 +130,7 @@ public final class MirrorTargetType implements TargetType {
       // parse_features
       boolean handleErrors = false;
       boolean keepLog = false;
+      MirrorTarget.ReadBalance balance = MirrorTarget.ReadBalance.NONE;
       if (at < args.length) {
         long n = ArgSet.parseDecimal(args[at]);
         if (n < 0 || n > 0xFFFF_FFFFL) {
@@ -136,6 +145,11 @@ public final class MirrorTargetType implements TargetType {
             handleErrors = true;
           } else if (args[at].equals("keep_log")) {
             keepLog = true;
+          } else if (args[at].startsWith(READ_BALANCE)) {
+            balance = MirrorTarget.ReadBalance.parse(args[at].substring(READ_BALANCE.length()));
+            if (balance == null) {
+              throw new TargetException("Unrecognised feature requested");
+            }
           } else {
             throw new TargetException("Unrecognised feature requested");
           }
@@ -144,13 +158,18 @@ public final class MirrorTargetType implements TargetType {
         if (!handleErrors && keepLog) {
           throw new TargetException("keep_log feature requires the handle_errors feature");
         }
+        if (!handleErrors && balance != MirrorTarget.ReadBalance.NONE) {
+          // as the kernel's comment says: without it the sync state may be inaccurate
+          throw new TargetException(
+              READ_BALANCE + " feature requires the handle_errors feature (jdm)");
+        }
       }
       if (at < args.length) {
         throw new TargetException("Too many mirror arguments");
       }
       MirrorTarget t =
           new MirrorTarget(
-              ctx, begin, length, log, legs, handleErrors, keepLog, defaultResyncThrottle);
+              ctx, begin, length, log, legs, handleErrors, keepLog, balance, defaultResyncThrottle);
       flush.bind(t);
       ok = true;
       return t;

@@ -25,6 +25,9 @@ final class LegDevice implements BlockDevice {
   volatile boolean failWrites;
   volatile boolean failFlushes;
   private volatile boolean gated;
+  private volatile boolean readsGated;
+  private final ConcurrentLinkedQueue<Bio> heldReads = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger reads = new AtomicInteger();
 
   LegDevice(String name, long sectors) {
     this.mem = MemoryBlockDevice.builder(name, sectors).writeCache(true).build();
@@ -57,6 +60,28 @@ final class LegDevice implements BlockDevice {
       mem.submit(b);
     }
     return b;
+  }
+
+  /** Holds reads from now on until {@link #openReads()}. */
+  void gateReads() {
+    readsGated = true;
+  }
+
+  void openReads() {
+    readsGated = false;
+    Bio b;
+    while ((b = heldReads.poll()) != null) {
+      mem.submit(b);
+    }
+  }
+
+  int heldReads() {
+    return heldReads.size();
+  }
+
+  /** Reads that reached the leg. */
+  int reads() {
+    return reads.get();
   }
 
   int heldWrites() {
@@ -107,8 +132,16 @@ final class LegDevice implements BlockDevice {
   public void submit(Bio bio) {
     switch (bio.op()) {
       case READ:
+        reads.incrementAndGet();
         if (failReads) {
           bio.complete(BlockStatus.IOERR);
+          return;
+        }
+        if (readsGated) {
+          heldReads.add(bio);
+          if (!readsGated) {
+            openReads();
+          }
           return;
         }
         break;
@@ -139,6 +172,7 @@ final class LegDevice implements BlockDevice {
   @Override
   public void close() throws IOException {
     open();
+    openReads();
     mem.close();
   }
 }

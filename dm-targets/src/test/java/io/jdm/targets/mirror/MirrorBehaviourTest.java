@@ -532,4 +532,57 @@ class MirrorBehaviourTest {
       flog.close();
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // jdm's read balancing (an extension)
+
+  @Test
+  void readBalancingIsAnExtensionAKernelTableNeverHas() {
+    assertThatThrownBy(() -> create("core 2 16 nosync 2 a 0 b 0 1 jdm_read_balance=round_robin"))
+        .hasMessageContaining("requires the handle_errors feature");
+    assertThatThrownBy(
+            () -> create("core 2 16 nosync 2 a 0 b 0 2 handle_errors jdm_read_balance=random"))
+        .hasMessageContaining("Unrecognised feature requested");
+    MappedDevice md =
+        create("core 2 16 nosync 2 a 0 b 0 2 handle_errors jdm_read_balance=least_pending");
+    assertThat(md.table())
+        .isEqualTo(
+            "0 256 mirror core 2 16 nosync 2 "
+                + na
+                + " 0 "
+                + nb
+                + " 0 2 handle_errors jdm_read_balance=least_pending\n");
+  }
+
+  @Test
+  void roundRobinSpreadsReadsOverEveryHealthyLeg() throws IOException {
+    MappedDevice md =
+        create("core 2 16 nosync 3 a 0 b 0 c 0 2 handle_errors jdm_read_balance=round_robin");
+    for (int i = 0; i < 30; i++) {
+      assertThat(read(md, i, new byte[512])).isEqualTo(BlockStatus.OK);
+    }
+    assertThat(new int[] {a.reads(), b.reads(), c.reads()}).containsExactly(10, 10, 10);
+    b.failReads = true; // b fails once, is retried elsewhere, and is skipped from then on
+    for (int i = 0; i < 30; i++) {
+      assertThat(read(md, i, new byte[512])).isEqualTo(BlockStatus.OK);
+    }
+    assertThat(b.reads()).isEqualTo(11);
+    assertThat(a.reads() + c.reads()).isEqualTo(50);
+  }
+
+  @Test
+  void leastPendingAvoidsALegWithReadsInFlight() {
+    MappedDevice md =
+        create("core 2 16 nosync 2 a 0 b 0 2 handle_errors jdm_read_balance=least_pending");
+    a.gateReads();
+    CompletableFuture<BlockStatus> first = new CompletableFuture<>();
+    md.submit(Bio.read(0, ByteBuffer.allocate(512), bio -> first.complete(bio.status())));
+    assertThat(a.heldReads()).isEqualTo(1); // the default leg on a tie
+    for (int i = 0; i < 5; i++) {
+      assertThat(read(md, i, new byte[512])).isEqualTo(BlockStatus.OK); // all to b
+    }
+    assertThat(b.reads()).isEqualTo(5);
+    a.openReads();
+    assertThat(first.orTimeout(20, TimeUnit.SECONDS).join()).isEqualTo(BlockStatus.OK);
+  }
 }
