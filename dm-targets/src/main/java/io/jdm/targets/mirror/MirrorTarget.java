@@ -67,11 +67,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <h2>Threads</h2>
  *
- * {@link #map} never blocks: reads of in-sync regions are remapped in place; everything else is
- * queued (one lock-free queue node per bio) for the worker, a single-thread {@link Workqueue} that
- * runs the kernel's {@code do_mirror} passes one at a time. Completions run on the lower devices'
- * threads and only record, queue and wake. Leg error state is atomic; the default leg is a volatile
- * index.
+ * {@link #map} never blocks: reads of in-sync regions are remapped in place; a write to a region
+ * already dirty, whose mark is on disk, is counted by {@link RegionHash#tryStartWrite} and sent to
+ * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop);
+ * everything else is queued (one lock-free queue node per bio) for the worker, a single-thread
+ * {@link Workqueue} that runs the kernel's {@code do_mirror} passes one at a time. Completions run
+ * on the lower devices' threads and only record, queue and wake. Leg error state is atomic; the
+ * default leg is a volatile index.
  *
  * <h2>Differences from the kernel</h2>
  *
@@ -738,8 +740,15 @@ public final class MirrorTarget implements EndIoTarget {
     Bio.Op op = bio.op();
     if (op != Bio.Op.READ) {
       // Writes, flushes and discards: the region is kept for endIo ({@code write_region}).
-      bio.setTargetLong(op == Bio.Op.WRITE && !bio.hasFlag(Bio.PREFLUSH) ? bioToRegion(bio) : -1);
+      boolean counted = op == Bio.Op.WRITE && !bio.hasFlag(Bio.PREFLUSH);
+      bio.setTargetLong(counted ? bioToRegion(bio) : -1);
       bio.setTargetContext(null);
+      if (counted && !(logFailure && handleErrors) && rh.tryStartWrite(bio)) {
+        // jdm's fast path: a dirty region whose mark is on disk needs no worker pass; the write
+        // goes to every leg now, exactly as do_writes would send it
+        doWrite(bio);
+        return MapResult.SUBMITTED;
+      }
       writes.add(bio);
       wakeup();
       return MapResult.SUBMITTED;
