@@ -1,12 +1,13 @@
 /**
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
  * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}, {@code
- * multipath} with the kernel's path selectors.
+ * multipath} with the kernel's path selectors, and the kernel's {@code mirror} (dm-raid1).
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
 
   exports io.jdm.targets;
+  exports io.jdm.targets.mirror;
   exports io.jdm.targets.multipath;
   exports io.jdm.targets.verity;
 
@@ -18,7 +19,8 @@ module io.jdm.targets {
       io.jdm.targets.UnstripedTargetType,
       io.jdm.targets.SwitchTargetType,
       io.jdm.targets.verity.VerityTargetType,
-      io.jdm.targets.multipath.MultipathTargetType;
+      io.jdm.targets.multipath.MultipathTargetType,
+      io.jdm.targets.mirror.MirrorTargetType;
   provides io.jdm.core.pathselector.PathSelectorType with
       io.jdm.targets.multipath.RoundRobinSelectorType,
       io.jdm.targets.multipath.QueueLengthSelectorType,

@@ -110,7 +110,8 @@ public final class BenchSuite {
   }
 
   /** The benchmarks that keep their own forks and iterations in a full run. */
-  private static final String SINGLE_SHOT = "io\\.jdm\\.bench\\.KdfBenchmark\\.";
+  private static final String SINGLE_SHOT =
+      "io\\.jdm\\.bench\\.(KdfBenchmark|MirrorResyncBenchmark)\\.";
 
   /**
    * Runs the benchmarks matching {@code include}; writes JMH's JSON to {@code out/jmh.json} (and
@@ -270,6 +271,23 @@ public final class BenchSuite {
       }
       double rate = base.score() / row.score();
       return new String[] {"≥ 0.95x bare", ratio(rate) + " of bare rate", met(rate >= 0.95)};
+    }
+    if (b.equals("MirrorBenchmark.write") && row.params().get("path").equals("mirror")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "linear");
+      Row base = find(rows, b, p);
+      double want = row.params().get("size").equals("4096") ? 0.8 : 0.9;
+      String g = "≥ " + want + "x linear";
+      if (base == null) {
+        return new String[] {g, "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {g, ratio(rate) + " of linear rate", met(rate >= want)};
+    }
+    if (b.equals("MirrorResyncBenchmark.resync")) {
+      // the full run's 1 GiB (a smoke run's small mirror gives a meaningless figure anyway)
+      double rate = MirrorResyncBenchmark.FULL_BYTES / (row.score() * 1e-3); // score in ms
+      return new String[] {"≥ 1 GB/s", digits(rate / 1e6) + " MB/s", met(rate >= 1e9)};
     }
     if (b.startsWith("CryptBenchmark.")) {
       double rate = CryptBenchmark.BIO / (row.score() * 1e-9); // bytes per second

@@ -18,14 +18,17 @@ class BenchSmokeTest {
   @Test
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
-    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF configurations
-    assertThat(results).hasSize(60);
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
+    // + 4 mirror write + 1 mirror resync configurations
+    assertThat(results).hasSize(65);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
         .contains("| TableLookupBenchmark.find | entries=65536, pattern=random |")
         .contains("ThroughputBenchmark.io")
         .contains("SuspendResumeBenchmark.underLoad")
+        .contains("| MirrorBenchmark.write | path=mirror, size=4096 |")
+        .contains("MirrorResyncBenchmark.resync")
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")

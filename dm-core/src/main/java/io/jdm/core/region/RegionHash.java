@@ -118,6 +118,11 @@ public final class RegionHash implements AutoCloseable {
   private final Region.RegionList failedRecovered = new Region.RegionList(); // guarded by lock
   private int tracked; // guarded by lock
 
+  /** Marks made by {@link #startWrites}, and how many of them a finished flush made durable. */
+  private long markGeneration; // guarded by lock
+
+  private long durableGeneration; // guarded by lock
+
   private final AtomicInteger recoveryInFlight = new AtomicInteger();
   private final Semaphore recoveryCount = new Semaphore(0);
 
@@ -328,6 +333,7 @@ public final class RegionHash implements AutoCloseable {
             r.state = State.DIRTY;
             r.unlink(); // off the clean list
             log.markRegion(key);
+            markGeneration++;
             r.pending++;
             sync.add(bio);
             break;
@@ -342,13 +348,58 @@ public final class RegionHash implements AutoCloseable {
         lock.unlock();
       }
     }
+    long marks;
+    lock.lock();
+    try {
+      marks = markGeneration;
+    } finally {
+      lock.unlock();
+    }
     IOException failure = null;
     try {
       log.flush();
+      lock.lock();
+      try {
+        durableGeneration = Math.max(durableGeneration, marks);
+      } finally {
+        lock.unlock();
+      }
     } catch (IOException e) {
       failure = e;
     }
     return new WriteBatch(sync, nosync, requeue, failure);
+  }
+
+  /**
+   * Counts one write pending at once if that needs no log I/O: its region is {@link State#DIRTY}
+   * and every mark {@link #startWrites} made is durable (the flush after it returned). Then the
+   * write may go to every leg right away, as a write of a {@code sync} batch would, and completes
+   * with {@link #endWrite}. Otherwise returns {@code false} and counts nothing: the caller goes
+   * through {@link #startWrites}. Flushes and discards are never started here. A jdm fast path (the
+   * kernel sends every write through {@code kmirrord}); never blocks.
+   */
+  public boolean tryStartWrite(Bio bio) {
+    if (noRegion(bio)) {
+      return false;
+    }
+    long key = bioToRegion(bio);
+    if (log.isRemoteRecovering(key)) {
+      return false;
+    }
+    lock.lock();
+    try {
+      if (markGeneration != durableGeneration) {
+        return false; // a mark may not be on disk yet
+      }
+      Region r = lookup(key);
+      if (r == null || r.state != State.DIRTY) {
+        return false;
+      }
+      r.pending++;
+      return true;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**
