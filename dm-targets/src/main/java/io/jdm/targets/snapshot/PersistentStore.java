@@ -278,10 +278,13 @@ final class PersistentStore extends ExceptionStore {
       zeroMemoryArea();
     }
     boolean success = valid != 0;
-    for (CommitCallback cb : callbacks) {
+    // the store is settled before the callbacks run: the last one may let a handover give the
+    // store to another snapshot, whose worker then uses it at once
+    CommitCallback[] run = callbacks.toArray(new CommitCallback[0]);
+    callbacks.clear();
+    for (CommitCallback cb : run) {
       cb.done(success);
     }
-    callbacks.clear();
   }
 
   @Override

@@ -106,6 +106,7 @@ final class Snapshot implements EndIoTarget {
     final Snapshot snap;
     final long oldChunk;
     long newChunk;
+    ExceptionStore store; // the store that allocated it, and commits it
     long sequence;
     boolean started;
     boolean startDeferred;
@@ -359,6 +360,7 @@ final class Snapshot implements EndIoTarget {
     if (!store.prepareException(pe)) {
       return null;
     }
+    pe.store = store;
     pe.sequence = startSequence++;
     pending.put(chunk, pe);
     pendingCount++;
@@ -460,11 +462,7 @@ final class Snapshot implements EndIoTarget {
   }
 
   private void completeException(Pending pe) {
-    ExceptionStore s;
-    synchronized (this) {
-      s = store;
-    }
-    s.commitException(pe, !pe.copyError, ok -> pendingComplete(pe, ok));
+    pe.store.commitException(pe, !pe.copyError, ok -> pendingComplete(pe, ok));
   }
 
   /** {@code pending_complete}: on the worker, after the store committed (or failed). */
