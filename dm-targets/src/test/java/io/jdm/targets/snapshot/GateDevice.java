@@ -23,6 +23,7 @@ final class GateDevice implements BlockDevice {
   private final List<Io> log = new ArrayList<>();
   private final List<Bio> held = new ArrayList<>();
   private Predicate<Bio> hold = b -> false;
+  private Predicate<Bio> fail = b -> false;
 
   GateDevice(BlockDevice dev) {
     this.dev = dev;
@@ -32,6 +33,11 @@ final class GateDevice implements BlockDevice {
   /** Holds every bio matching {@code p} from now on (bios already held stay held). */
   synchronized void hold(Predicate<Bio> p) {
     hold = p;
+  }
+
+  /** Fails every bio matching {@code p} from now on with {@code IOERR}. */
+  synchronized void fail(Predicate<Bio> p) {
+    fail = p;
   }
 
   /** Waits until at least {@code n} bios are held. */
@@ -86,6 +92,15 @@ final class GateDevice implements BlockDevice {
     dev.submit(b);
   }
 
+  /** Completes held bio {@code i} with {@code IOERR} instead of letting it through. */
+  void failHeld(int i) {
+    Bio b;
+    synchronized (this) {
+      b = held.remove(i);
+    }
+    b.complete(io.jdm.core.BlockStatus.IOERR);
+  }
+
   synchronized Bio held(int i) {
     return held.get(i);
   }
@@ -130,6 +145,10 @@ final class GateDevice implements BlockDevice {
       notifyAll();
       if (hold.test(bio)) {
         held.add(bio);
+        return;
+      }
+      if (fail.test(bio)) {
+        bio.complete(io.jdm.core.BlockStatus.IOERR);
         return;
       }
     }

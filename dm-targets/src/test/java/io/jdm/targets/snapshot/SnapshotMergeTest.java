@@ -150,6 +150,10 @@ class SnapshotMergeTest {
     real.hold(b -> b.op() == Bio.Op.WRITE && b.sector() == 80); // the run's copy to the origin
     startMerge(lv, snap);
     real.awaitHeld(1);
+    String[] progress = lv.status().trim().split(" ");
+    assertThat(Long.parseLong(progress[3].split("/")[0]))
+        .as("progress: %s", lv.status())
+        .isGreaterThan(Long.parseLong(progress[4]));
     // the images now: chunk 5 merged and cleared in the store, the run not yet
     MemoryBlockDevice realCopy = MemoryBlockDevice.create("realcopy", SECTORS);
     MemoryBlockDevice cowCopy = MemoryBlockDevice.create("cowcopy", 4096);
@@ -208,5 +212,21 @@ class SnapshotMergeTest {
     dm.create("snap2", "0 " + SECTORS + " snapshot real cow2 P 8");
     assertThatThrownBy(() -> dm.create("m3", "0 " + SECTORS + " snapshot-merge real cow2 P 8"))
         .hasMessageContaining("A snapshot is already merging.");
+  }
+
+  @Test
+  void aFailedMergeCopyShowsMergeFailedAndFailsTheWritesItHeld() throws Exception {
+    MappedDevice lv = dm.create("lv", "0 " + SECTORS + " snapshot-origin real");
+    MappedDevice snap = dm.create("snap", "0 " + SECTORS + " snapshot real cow P 8");
+    origAndSnapWithWrites(lv, snap, new long[] {10, 11, 12});
+    real.hold(b -> b.op() == Bio.Op.WRITE && b.sector() == 80);
+    startMerge(lv, snap);
+    real.awaitHeld(1);
+    CompletableFuture<BlockStatus> w = new CompletableFuture<>();
+    lv.submit(Bio.write(88, fill(1, 0x11), b -> w.complete(b.status())));
+    real.hold(b -> false);
+    real.failHeld(0);
+    assertThat(w.get(30, TimeUnit.SECONDS)).isEqualTo(BlockStatus.IOERR);
+    assertThat(lv.status()).isEqualTo("0 2048 snapshot-merge Merge failed\n");
   }
 }

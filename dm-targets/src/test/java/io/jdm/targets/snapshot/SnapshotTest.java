@@ -326,4 +326,23 @@ class SnapshotTest {
     want.put(3 * 512, fill(1, 0x31), 0, 512).clear();
     assertThat(read(n, 0, 8)).isEqualTo(want);
   }
+
+  @Test
+  void aFailedCopyInvalidatesTheSnapshotAndTheOriginWriteGoesOn() throws IOException {
+    MappedDevice o = origin();
+    MappedDevice s = snapshot("P", 8);
+    write(o, 0, 8, 1);
+    cow.fail(b -> b.op() == Bio.Op.WRITE && b.sector() == 3 * 8L); // the next copy's COW chunk
+    int events = s.info().eventNr();
+    write(o, 8, 8, 2);
+    assertThat(read(o, 8, 8)).isEqualTo(fill(8, 2));
+    assertThat(s.status()).isEqualTo("0 2048 snapshot Invalid\n");
+    assertThat(s.info().eventNr()).isGreaterThan(events);
+    assertThatThrownBy(() -> read(s, 0, 8)).isInstanceOf(BlockIOException.class);
+    cow.fail(b -> false);
+    s.suspend();
+    ByteBuffer h = ByteBuffer.allocate(512).order(ByteOrder.LITTLE_ENDIAN);
+    cowMem.read(h, 0);
+    assertThat(h.getInt(4)).as("valid").isZero();
+  }
 }
