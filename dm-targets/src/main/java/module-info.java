@@ -1,7 +1,8 @@
 /**
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
  * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}, {@code
- * multipath} with the kernel's path selectors, and the kernel's {@code mirror} (dm-raid1).
+ * multipath} with the kernel's path selectors, the kernel's {@code mirror} (dm-raid1), and the
+ * snapshot targets {@code snapshot-origin}, {@code snapshot}, {@code snapshot-merge}.
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
@@ -9,6 +10,7 @@ module io.jdm.targets {
   exports io.jdm.targets;
   exports io.jdm.targets.mirror;
   exports io.jdm.targets.multipath;
+  exports io.jdm.targets.snapshot;
   exports io.jdm.targets.verity;
 
   provides io.jdm.core.TargetType with
@@ -20,7 +22,10 @@ module io.jdm.targets {
       io.jdm.targets.SwitchTargetType,
       io.jdm.targets.verity.VerityTargetType,
       io.jdm.targets.multipath.MultipathTargetType,
-      io.jdm.targets.mirror.MirrorTargetType;
+      io.jdm.targets.mirror.MirrorTargetType,
+      io.jdm.targets.snapshot.SnapshotOriginTargetType,
+      io.jdm.targets.snapshot.SnapshotTargetType,
+      io.jdm.targets.snapshot.SnapshotMergeTargetType;
   provides io.jdm.core.pathselector.PathSelectorType with
       io.jdm.targets.multipath.RoundRobinSelectorType,
       io.jdm.targets.multipath.QueueLengthSelectorType,

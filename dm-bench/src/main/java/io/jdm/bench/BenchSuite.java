@@ -289,6 +289,16 @@ public final class BenchSuite {
       double rate = MirrorResyncBenchmark.FULL_BYTES / (row.score() * 1e-3); // score in ms
       return new String[] {"≥ 1 GB/s", digits(rate / 1e6) + " MB/s", met(rate >= 1e9)};
     }
+    if (b.equals("SnapshotBenchmark.read") && row.params().get("path").equals("snapshot")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "origin");
+      Row base = find(rows, b, p);
+      if (base == null) {
+        return new String[] {"≥ 0.9x origin", "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {"≥ 0.9x origin", ratio(rate) + " of origin rate", met(rate >= 0.9)};
+    }
     if (b.startsWith("CryptBenchmark.")) {
       double rate = CryptBenchmark.BIO / (row.score() * 1e-9); // bytes per second
       String speed = digits(rate / 1e6) + " MB/s";

@@ -19,8 +19,8 @@ class BenchSmokeTest {
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
-    // + 4 mirror write + 1 mirror resync configurations
-    assertThat(results).hasSize(65);
+    // + 4 mirror write + 1 mirror resync + 5 snapshot configurations
+    assertThat(results).hasSize(70);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -32,7 +32,9 @@ class BenchSmokeTest {
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")
-        .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |");
+        .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |")
+        .contains("| SnapshotBenchmark.read | path=snapshot |")
+        .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |");
     assertThat(out.resolve("jmh.json")).exists();
   }
 

@@ -102,6 +102,15 @@ public final class DeviceMapper implements Closeable {
     return seed;
   }
 
+  private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> shared =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** {@link TargetContext#shared}: one instance per type for this device mapper's lifetime. */
+  <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> factory) {
+    java.util.Objects.requireNonNull(factory, "factory");
+    return type.cast(shared.computeIfAbsent(type, t -> type.cast(factory.get())));
+  }
+
   /** A new random source split from the seed's sequence, for one target. */
   java.util.SplittableRandom splitRandom() {
     synchronized (random) {

@@ -672,6 +672,11 @@ public final class Table {
       public System.Logger logger() {
         return System.getLogger("io.jdm.target." + type.name());
       }
+
+      @Override
+      public <T> T shared(Class<T> key, java.util.function.Supplier<? extends T> factory) {
+        return dm.shared(key, factory);
+      }
     }
   }
 }

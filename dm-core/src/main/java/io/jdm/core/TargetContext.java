@@ -76,4 +76,17 @@ public interface TargetContext {
 
   /** A logger named after the target type, for messages the kernel would print with DMWARN. */
   System.Logger logger();
+
+  /**
+   * State shared by every target of one {@link DeviceMapper}, one instance per {@code type}, made
+   * by {@code factory} the first time it is asked for and kept until the device mapper closes: what
+   * the kernel keeps in a module's globals (dm-snap's hash of origins, which lets a {@code
+   * snapshot-origin} find the snapshots of its device). Scoped to the device mapper, so two device
+   * mappers in one JVM share nothing.
+   *
+   * @throws UnsupportedOperationException from contexts that have no device mapper behind them
+   */
+  default <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> factory) {
+    throw new UnsupportedOperationException("no shared state in " + getClass().getName());
+  }
 }
