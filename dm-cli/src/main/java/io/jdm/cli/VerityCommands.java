@@ -251,6 +251,11 @@ final class VerityCommands {
         throw new Failed(EINVAL, "Wrong VERITY UUID format provided on device " + hashPath + ".");
       }
     }
+    if (o.fecDevice != null && (o.fecRoots < 2 || o.fecRoots > 24)) {
+      // cryptsetup checks twice, and says so twice
+      throw new Failed(
+          EINVAL, "Invalid number of parity bytes.", "Invalid number of parity bytes.");
+    }
     VerityFormat.Builder b = options(o, !o.noSuperblock);
     if (uuid != null) {
       b.uuid(uuid);
@@ -690,9 +695,10 @@ final class VerityCommands {
             .hashBlockSize(o.hashBlockSize)
             .dataBlocks(o.dataBlocks)
             .hashOffset(o.hashOffset)
-            .superblock(superblock)
-            .fecRoots(o.fecRoots)
-            .fecOffset(o.fecOffset);
+            .superblock(superblock);
+    if (o.fecDevice != null) {
+      b.fecRoots(o.fecRoots).fecOffset(o.fecOffset); // veritysetup ignores them without FEC
+    }
     if (o.salt != null) {
       if (o.salt.equals("-")) {
         b.salt(new byte[0]);
