@@ -18,8 +18,8 @@ class BenchSmokeTest {
   @Test
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
-    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF configurations
-    assertThat(results).hasSize(60);
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF + 5 verity
+    assertThat(results).hasSize(65);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -29,7 +29,9 @@ class BenchSmokeTest {
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")
-        .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |");
+        .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |")
+        .contains("| VerityBenchmark.random | path=verity |")
+        .contains("| VerityBenchmark.sequential | path=verity |");
     assertThat(out.resolve("jmh.json")).exists();
   }
 
