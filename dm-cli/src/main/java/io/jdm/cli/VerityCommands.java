@@ -374,6 +374,7 @@ final class VerityCommands {
       name = "dump",
       description = "Prints the superblock of HASH_DEVICE, as veritysetup dump.")
   int dump(@Mixin Options o, @Parameters(paramLabel = "HASH_DEVICE") String hashPath) {
+    o.noSuperblock = false; // veritysetup dump always reads the superblock
     try {
       Loaded l = load(o, null, hashPath);
       try (l) {

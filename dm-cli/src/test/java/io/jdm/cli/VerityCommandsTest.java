@@ -210,6 +210,7 @@ class VerityCommandsTest {
         data.toString(),
         "@hash.img");
     same("dump", "@hash.img");
+    same("dump", "--no-superblock", "@hash.img"); // ignored: dump reads the superblock
     same("dump", "--fec-device=@fec.img", "@hash.img");
     same("dump", "--fec-device=@fec.img", "--fec-roots=4", "@hash.img");
     same("dump", data.toString()); // not a verity device: exit 1
