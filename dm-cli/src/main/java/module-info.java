@@ -6,6 +6,7 @@ module io.jdm.cli {
   requires transitive io.jdm.core;
   requires io.jdm.nbd;
   requires io.jdm.crypto;
+  requires io.jdm.targets;
   requires info.picocli;
   requires java.logging;
   requires jdk.net;

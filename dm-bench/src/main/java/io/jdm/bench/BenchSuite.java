@@ -318,6 +318,19 @@ public final class BenchSuite {
         "≥ 1.0x openssl", vs, openssl == null || openssl.isNaN() ? "-" : met(rate >= openssl)
       };
     }
+    if (b.startsWith("VerityBenchmark.") && !row.params().get("path").equals("linear")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "linear");
+      Row base = find(rows, b, p);
+      boolean goal =
+          b.equals("VerityBenchmark.random") && row.params().get("path").equals("verity");
+      String g = goal ? "≥ 0.8x linear" : "-";
+      if (base == null) {
+        return new String[] {g, "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {g, ratio(rate) + " of linear rate", goal ? met(rate >= 0.8) : "-"};
+    }
     if (b.equals("KdfBenchmark.argon2id") && row.params().get("impl").equals("jdm")) {
       Map<String, String> p = new LinkedHashMap<>(row.params());
       p.put("impl", "bc");

@@ -19,8 +19,8 @@ class BenchSmokeTest {
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
-    // + 4 mirror write + 1 mirror resync + 5 snapshot configurations
-    assertThat(results).hasSize(70);
+    // + 4 mirror write + 1 mirror resync + 5 snapshot + 5 verity configurations
+    assertThat(results).hasSize(75);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -34,7 +34,9 @@ class BenchSmokeTest {
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")
         .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |")
         .contains("| SnapshotBenchmark.read | path=snapshot |")
-        .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |");
+        .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |")
+        .contains("| VerityBenchmark.random | path=verity |")
+        .contains("| VerityBenchmark.sequential | path=verity |");
     assertThat(out.resolve("jmh.json")).exists();
   }
 

@@ -62,9 +62,9 @@ public final class Jdmsetup {
   String runtimeDirOption;
 
   private final Map<String, String> env;
-  private final InputStream stdin;
-  private final PrintWriter out;
-  private final PrintWriter err;
+  final InputStream stdin;
+  final PrintWriter out;
+  final PrintWriter err;
 
   private Jdmsetup(Map<String, String> env, InputStream stdin, PrintWriter out, PrintWriter err) {
     this.env = env;
@@ -101,6 +101,7 @@ public final class Jdmsetup {
       Map<String, String> env, InputStream stdin, PrintWriter out, PrintWriter err) {
     Jdmsetup app = new Jdmsetup(env, stdin, out, err);
     CommandLine cl = new CommandLine(app);
+    cl.addSubcommand(new VerityCommands(app));
     cl.setOut(out);
     cl.setErr(err);
     cl.setCaseInsensitiveEnumValuesAllowed(true);
@@ -789,7 +790,7 @@ public final class Jdmsetup {
   }
 
   /** Sends {@code r} to the daemon; {@code null}, with the message printed, if none runs. */
-  private Protocol.Response send(Protocol.Request r) throws IOException {
+  Protocol.Response send(Protocol.Request r) throws IOException {
     try (ControlClient c = ControlClient.connect(runtimeDir())) {
       return c.call(r);
     } catch (ControlClient.NoDaemonException e) {
@@ -800,7 +801,7 @@ public final class Jdmsetup {
 
   private static final List<String> QUERIES = List.of("info", "table", "status", "deps", "wait");
 
-  private void failure(String verb, String name, Protocol.Response r) {
+  void failure(String verb, String name, Protocol.Response r) {
     Errno errno = errno(r.errno());
     boolean notFound =
         errno == Errno.ENXIO

@@ -187,6 +187,88 @@ public final class VerityFormat {
     }
   }
 
+  /**
+   * A builder preset from a superblock ({@code veritysetup verify}, {@code open}): format, hash,
+   * block sizes, data blocks, salt and uuid as the superblock has them, at {@code hashOffset}.
+   */
+  public static Builder builder(VeritySuperblock sb, long hashOffset) {
+    return new Builder()
+        .hashType(sb.hashType())
+        .algorithm(sb.algorithm())
+        .dataBlockSize(sb.dataBlockSize())
+        .hashBlockSize(sb.hashBlockSize())
+        .dataBlocks(sb.dataBlocks())
+        .salt(sb.salt())
+        .uuid(sb.uuid())
+        .hashOffset(hashOffset);
+  }
+
+  /** {@code --format}: 1, or 0 for Chrome OS. */
+  public int hashType() {
+    return hashType;
+  }
+
+  /** {@code --hash}, as given. */
+  public String algorithm() {
+    return algorithm;
+  }
+
+  public int dataBlockSize() {
+    return dataBlockSize;
+  }
+
+  public int hashBlockSize() {
+    return hashBlockSize;
+  }
+
+  /** {@code --data-blocks}; 0 for the whole data device. */
+  public long dataBlocks() {
+    return dataBlocks;
+  }
+
+  /** A copy of the salt (empty for none). */
+  public byte[] salt() {
+    return salt.clone();
+  }
+
+  /** {@code --hash-offset} in bytes. */
+  public long hashOffset() {
+    return hashOffset;
+  }
+
+  /** {@code false} for {@code --no-superblock}. */
+  public boolean superblock() {
+    return superblock;
+  }
+
+  public UUID uuid() {
+    return uuid;
+  }
+
+  /** {@code --fec-roots}. */
+  public int fecRoots() {
+    return fecRoots;
+  }
+
+  /** {@code --fec-offset} in bytes. */
+  public long fecOffset() {
+    return fecOffset;
+  }
+
+  /** Data blocks covered on {@code data}: {@link #dataBlocks()}, else all of it. */
+  public long dataBlocks(BlockDevice data) {
+    return dataBlocks != 0 ? dataBlocks : (data.sectors() << 9) / dataBlockSize;
+  }
+
+  /**
+   * Blocks FEC covers, as cryptsetup's {@code VERITY_FEC_blocks}: the data blocks, then the hash
+   * device from {@link #hashStart} to its end, or to the FEC offset when {@code fecOnHash}.
+   */
+  public long fecBlocks(long dataBlocks, BlockDevice hash, boolean fecOnHash) {
+    long end = fecOnHash ? fecOffset / dataBlockSize : (hash.sectors() << 9) / dataBlockSize;
+    return dataBlocks + (end == 0 ? 0 : Math.max(0, end - hashStart()));
+  }
+
   /** The first tree block on the hash device. */
   public long hashStart() {
     if (!superblock) {

@@ -38,13 +38,13 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <ul>
  *   <li>{@link #map} remaps reads to the data device; a bio not aligned to the data block size,
  *       reaching past {@code num_data_blocks}, or a write fails with {@code IOERR}.
- *   <li>When the read completes, verification runs on the target's workqueue ({@code kverityd}),
- *       never on the completing or submitting thread: for each data block, the digest the tree
- *       expects is found through the hash blocks, each hash block checked against the digest of its
- *       parent the first time it is read and then kept in a bufio cache as verified (the kernel's
- *       {@code buffer_aux.hash_verified}; here the cache's validator); the data block's digest must
- *       match. With {@code check_at_most_once} a bitmap of data blocks already verified skips them.
- *       With {@code ignore_zero_blocks}, blocks whose expected digest is that of a zero block are
+ *   <li>When the read completes, verification runs on the target's workqueue ({@code kverityd})
+ *       (but see the inline case below): for each data block, the digest the tree expects is found
+ *       through the hash blocks, each hash block checked against the digest of its parent the first
+ *       time it is read and then kept in a bufio cache as verified (the kernel's {@code
+ *       buffer_aux.hash_verified}; here the cache's validator); the data block's digest must match.
+ *       With {@code check_at_most_once} a bitmap of data blocks already verified skips them. With
+ *       {@code ignore_zero_blocks}, blocks whose expected digest is that of a zero block are
  *       returned as zeros without being checked.
  *   <li>A mismatch reads the block again (the kernel's {@code verity_recheck}), then tries forward
  *       error correction ({@link VerityFec}) when configured, then reports the corruption: status
@@ -54,7 +54,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *   <li>Then, by mode: {@code IOERR} (default); {@code ignore_corruption} returns the data as read.
  *   <li>With {@code try_verify_in_tasklet}, verification first runs where the read completes (the
  *       kernel's BH workqueue), using only hash blocks already cached; when one must be read, or
- *       anything mismatches, it starts again on the workqueue, as the kernel's does.
+ *       anything mismatches, it starts again on the workqueue, as the kernel's does. jdm does the
+ *       same for reads of at most {@link #INLINE_VERIFY_BYTES} without the option: for a small read
+ *       the hand-off to the workqueue costs more than the hashing.
  * </ul>
  *
  * <p>What jdm does where the kernel stops the machine: {@code restart_on_corruption} and {@code
@@ -100,6 +102,19 @@ public final class VerityTarget implements EndIoTarget {
   private final HashValidator validator = new HashValidator();
   private final ThreadLocal<VerityIo> current = new ThreadLocal<>();
 
+  /**
+   * Reads up to this size are verified where they complete whenever the hash blocks they need are
+   * cached and verified, even without {@code try_verify_in_tasklet}: hashing 8 KiB takes a few
+   * microseconds, less than handing the bio to the workqueue and waking a worker. Anything else (a
+   * hash block to read, a mismatch, a larger read) goes to the workqueue, as in the kernel.
+   */
+  static final int INLINE_VERIFY_BYTES = 8192;
+
+  /**
+   * The completing thread's scratch for inline verification (never re-entered: it cannot block).
+   */
+  private final ThreadLocal<VerityIo> inlineIo;
+
   /** Hash blocks FEC corrected (the kernel corrects them inside its bufio buffer). */
   private final ConcurrentHashMap<Long, byte[]> correctedHashBlocks = new ConcurrentHashMap<>();
 
@@ -137,6 +152,8 @@ public final class VerityTarget implements EndIoTarget {
     this.mode = opts.mode;
     this.errorMode = opts.errorMode;
     this.tasklet = opts.tasklet;
+    int digestSize = hash.digestSize();
+    this.inlineIo = ThreadLocal.withInitial(() -> new VerityIo(digestSize, BlockStatus.OK));
     this.algorithm = algorithm;
     if (opts.ignoreZeroBlocks) {
       zeroDigest = new byte[hash.digestSize()];
@@ -249,8 +266,8 @@ public final class VerityTarget implements EndIoTarget {
       readError(bio, status, false);
       return EndIoResult.DONE;
     }
-    if (tasklet && status == BlockStatus.OK) {
-      VerityIo io = new VerityIo(hash.digestSize(), status);
+    if (status == BlockStatus.OK && (tasklet || bio.bytes() <= INLINE_VERIFY_BYTES)) {
+      VerityIo io = inlineIo.get().reset(status);
       io.inBh = true;
       int r;
       try {
@@ -694,7 +711,7 @@ public final class VerityTarget implements EndIoTarget {
   static final class VerityIo {
     final byte[] want;
     final byte[] real;
-    final BlockStatus status;
+    BlockStatus status;
     boolean isZero;
     boolean hadMismatch;
     boolean inBh;
@@ -705,6 +722,17 @@ public final class VerityTarget implements EndIoTarget {
       this.want = new byte[digestSize];
       this.real = new byte[digestSize];
       this.status = status;
+    }
+
+    /** Ready for another bio. */
+    VerityIo reset(BlockStatus status) {
+      this.status = status;
+      isZero = false;
+      hadMismatch = false;
+      inBh = false;
+      fecLevel = 0;
+      expected = null;
+      return this;
     }
   }
 

@@ -267,6 +267,56 @@ class VerityCorruptionTest {
   }
 
   @Test
+  void smallReadsWithCachedHashBlocksAreVerifiedWhereTheyComplete() throws Exception {
+    MappedDevice v = open("");
+    Thread[] on = new Thread[1];
+    ByteBuffer small = ByteBuffer.allocate(BS);
+    CompletableFuture<BlockStatus> first = new CompletableFuture<>();
+    // the level-0 hash block is not cached yet: the workqueue reads and verifies it
+    v.submit(
+        Bio.read(
+            3 * 8,
+            small,
+            x -> {
+              on[0] = Thread.currentThread();
+              first.complete(x.status());
+            }));
+    assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.OK);
+    assertThat(on[0]).isNotSameAs(Thread.currentThread());
+    // now it is: a 4 KiB read is verified on the thread where it completes (here, this one)
+    CompletableFuture<BlockStatus> second = new CompletableFuture<>();
+    small.clear();
+    v.submit(
+        Bio.read(
+            4 * 8,
+            small,
+            x -> {
+              on[0] = Thread.currentThread();
+              second.complete(x.status());
+            }));
+    assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.OK);
+    assertThat(on[0]).isSameAs(Thread.currentThread());
+    assertThat(small.array()).isEqualTo(expected(4));
+    // larger reads still go to the workqueue
+    CompletableFuture<BlockStatus> third = new CompletableFuture<>();
+    ByteBuffer big = ByteBuffer.allocate(4 * BS);
+    v.submit(
+        Bio.read(
+            8 * 8,
+            big,
+            x -> {
+              on[0] = Thread.currentThread();
+              third.complete(x.status());
+            }));
+    assertThat(third.get(10, TimeUnit.SECONDS)).isEqualTo(BlockStatus.OK);
+    assertThat(on[0]).isNotSameAs(Thread.currentThread());
+    // and a corrupt block found inline is handled there, with the usual error
+    flipData(6, 10);
+    assertThatThrownBy(() -> read(v, 6)).isInstanceOf(BlockIOException.class);
+    assertThat(v.status()).isEqualTo("0 512 verity C\n");
+  }
+
+  @Test
   void tableAndStatusTextAreTheKernels() {
     MappedDevice v =
         open(
