@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One {@code mirror} table line: the kernel's {@code struct mirror_set} and its {@code kmirrord}
@@ -88,6 +89,9 @@ public final class MirrorTarget implements EndIoTarget {
   private static final System.Logger LOG = System.getLogger(MirrorTarget.class.getName());
 
   private static final int MAX_RECOVERY = 1;
+
+  /** Writes of at least this many sectors (64 KiB) go to the legs side by side. */
+  private static final int PARALLEL_LEG_SECTORS = 128;
 
   /** Delay before retrying writes to regions another node is recovering ({@code HZ / 5}). */
   private static final long DELAYED_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -202,6 +206,7 @@ public final class MirrorTarget implements EndIoTarget {
   private final List<DeviceArea> areas;
 
   private final Workqueue kmirrord;
+  private final Workqueue legSubmitter;
   private final Kcopyd kcopyd;
   private final Kcopyd.Throttle throttle;
   private final BioHoldList holds;
@@ -270,6 +275,17 @@ public final class MirrorTarget implements EndIoTarget {
               }
 
               @Override
+              public void regionCleaned() {
+                // A log in memory loses nothing by clearing the region a little later: spare the
+                // writer a worker wake-up per write (the kernel wakes kmirrord each time).
+                if (log.marksNeedFlush()) {
+                  wakeup();
+                } else {
+                  delayedWake();
+                }
+              }
+
+              @Override
               public void wakeupAllRecoveryWaiters() {
                 synchronized (recoveryWaiters) {
                   recoveryWaiters.notifyAll();
@@ -278,6 +294,7 @@ public final class MirrorTarget implements EndIoTarget {
             });
     this.holds = ctx.holdList(BlockStatus.IOERR);
     this.kmirrord = ctx.workqueue("kmirrord", 1);
+    this.legSubmitter = ctx.workqueue("kmirror-legs", legs.length - 1);
     this.throttle = new Kcopyd.Throttle(ctx.clock(), throttlePercent);
     this.kcopyd =
         Kcopyd.builder("mirror-" + ctx.deviceName())
@@ -668,6 +685,10 @@ public final class MirrorTarget implements EndIoTarget {
   private void doWrite(Bio bio) {
     int flags = bio.flags() & (Bio.FUA | Bio.PREFLUSH);
     Bio.Op op = bio.op();
+    if (op == Bio.Op.WRITE && bio.sectors() >= PARALLEL_LEG_SECTORS) {
+      new LegWrites(bio, flags).start();
+      return;
+    }
     List<DmIo.Region> io = new ArrayList<>(legs.length);
     for (Leg m : legs) {
       io.add(new DmIo.Region(m.bdev, mapSector(m, bio), op == Bio.Op.FLUSH ? 0 : bio.sectors()));
@@ -678,6 +699,67 @@ public final class MirrorTarget implements EndIoTarget {
     } catch (IllegalArgumentException e) {
       LOG.log(System.Logger.Level.ERROR, "mirror: cannot write " + bio + ": " + e.getMessage());
       bio.complete(BlockStatus.IOERR);
+    }
+  }
+
+  /**
+   * A large write sent to the legs side by side: the first leg's dm-io request from this thread,
+   * every other leg's from {@link #legSubmitter}, so that legs which complete synchronously (memory
+   * devices, a page cache) copy in parallel instead of one after the other. The per-leg error bits
+   * are gathered as one dm-io request would report them.
+   */
+  private final class LegWrites implements Runnable {
+    private final Bio bio;
+    private final int flags;
+    private final AtomicInteger remaining = new AtomicInteger(legs.length);
+    private final AtomicLong errors = new AtomicLong();
+    private final AtomicInteger nextLeg = new AtomicInteger(1);
+
+    LegWrites(Bio bio, int flags) {
+      this.bio = bio;
+      this.flags = flags;
+    }
+
+    void start() {
+      for (int i = 1; i < legs.length; i++) {
+        try {
+          legSubmitter.execute(this);
+        } catch (IllegalStateException e) {
+          run(); // the table is going away: submit from here
+        }
+      }
+      leg(0);
+    }
+
+    /** Submits one leg not yet taken (each run takes one). */
+    @Override
+    public void run() {
+      leg(nextLeg.getAndIncrement());
+    }
+
+    private void leg(int i) {
+      Leg m = legs[i];
+      ByteBuffer data = bio.payload().duplicate();
+      try {
+        DmIo.submit(
+            Bio.Op.WRITE,
+            flags,
+            List.of(new DmIo.Region(m.bdev, mapSector(m, bio), bio.sectors())),
+            data,
+            bits -> done(i, bits));
+      } catch (IllegalArgumentException e) {
+        LOG.log(System.Logger.Level.ERROR, "mirror: cannot write " + bio + ": " + e.getMessage());
+        done(i, 1);
+      }
+    }
+
+    private void done(int i, long bits) {
+      if (bits != 0) {
+        errors.getAndAccumulate(1L << i, (a, b) -> a | b);
+      }
+      if (remaining.decrementAndGet() == 0) {
+        writeCallback(bio, errors.get());
+      }
     }
   }
 
