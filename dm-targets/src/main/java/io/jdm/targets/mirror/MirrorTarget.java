@@ -70,11 +70,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * {@link #map} never blocks: reads of in-sync regions are remapped in place; a write to a region
  * already dirty, whose mark is on disk, is counted by {@link RegionHash#tryStartWrite} and sent to
- * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop);
- * everything else is queued (one lock-free queue node per bio) for the worker, a single-thread
+ * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop),
+ * and so is the first write to any in-sync region when the log's marks need no flush (the {@code
+ * core} log: the region is marked dirty in {@code map}); everything else is queued (one lock-free queue node per bio) for the worker, a single-thread
  * {@link Workqueue} that runs the kernel's {@code do_mirror} passes one at a time. Completions run
  * on the lower devices' threads and only record, queue and wake. Leg error state is atomic; the
- * default leg is a volatile index.
+ * default leg is a volatile index. A write of {@code PARALLEL_LEG_SECTORS} or more goes to the
+ * first leg from the submitting thread and to the others from the {@code kmirror-legs} workqueue,
+ * so that legs which complete synchronously copy side by side.
  *
  * <h2>Differences from the kernel</h2>
  *
@@ -83,6 +86,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       started, not by the default leg at completion (which may have moved meanwhile here).
  *   <li>{@link #presuspendUndo()} (a suspend given up) restarts recovery; the kernel has no undo
  *       and leaves it stopped until the next resume.
+ *   <li>With a log in memory, a region that becomes clean is cleared in the log by the worker on
+ *       its delayed timer, not at once (the kernel wakes {@code kmirrord} for every such region).
  * </ul>
  */
 public final class MirrorTarget implements EndIoTarget {
