@@ -72,12 +72,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * already dirty, whose mark is on disk, is counted by {@link RegionHash#tryStartWrite} and sent to
  * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop),
  * and so is the first write to any in-sync region when the log's marks need no flush (the {@code
- * core} log: the region is marked dirty in {@code map}); everything else is queued (one lock-free queue node per bio) for the worker, a single-thread
- * {@link Workqueue} that runs the kernel's {@code do_mirror} passes one at a time. Completions run
- * on the lower devices' threads and only record, queue and wake. Leg error state is atomic; the
- * default leg is a volatile index. A write of {@code PARALLEL_LEG_SECTORS} or more goes to the
- * first leg from the submitting thread and to the others from the {@code kmirror-legs} workqueue,
- * so that legs which complete synchronously copy side by side.
+ * core} log: the region is marked dirty in {@code map}); everything else is queued (one lock-free
+ * queue node per bio) for the worker, a single-thread {@link Workqueue} that runs the kernel's
+ * {@code do_mirror} passes one at a time. Completions run on the lower devices' threads and only
+ * record, queue and wake. Leg error state is atomic; the default leg is a volatile index. A write
+ * of {@code PARALLEL_LEG_SECTORS} or more goes to the first leg from the submitting thread and to
+ * the others from the {@code kmirror-legs} workqueue, so that legs which complete synchronously
+ * copy side by side.
  *
  * <h2>Differences from the kernel</h2>
  *
