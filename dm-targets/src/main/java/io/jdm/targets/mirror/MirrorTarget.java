@@ -300,7 +300,7 @@ public final class MirrorTarget implements EndIoTarget {
             });
     this.holds = ctx.holdList(BlockStatus.IOERR);
     this.kmirrord = ctx.workqueue("kmirrord", 1);
-    this.legSubmitter = ctx.workqueue("kmirror-legs", legs.length - 1);
+    this.legSubmitter = ctx.workqueue("kmirror-legs", 1);
     this.throttle = new Kcopyd.Throttle(ctx.clock(), throttlePercent);
     this.kcopyd =
         Kcopyd.builder("mirror-" + ctx.deviceName())
@@ -710,16 +710,16 @@ public final class MirrorTarget implements EndIoTarget {
 
   /**
    * A large write sent to the legs side by side: the first leg's dm-io request from this thread,
-   * every other leg's from {@link #legSubmitter}, so that legs which complete synchronously (memory
-   * devices, a page cache) copy in parallel instead of one after the other. The per-leg error bits
-   * are gathered as one dm-io request would report them.
+   * the other legs' from {@link #legSubmitter} (one thread, so every leg sees these writes in the
+   * order they were mapped), so that legs which complete synchronously (memory devices, a page
+   * cache) copy in parallel instead of one after the other. The per-leg error bits are gathered as
+   * one dm-io request would report them.
    */
   private final class LegWrites implements Runnable {
     private final Bio bio;
     private final int flags;
     private final AtomicInteger remaining = new AtomicInteger(legs.length);
     private final AtomicLong errors = new AtomicLong();
-    private final AtomicInteger nextLeg = new AtomicInteger(1);
 
     LegWrites(Bio bio, int flags) {
       this.bio = bio;
@@ -727,20 +727,20 @@ public final class MirrorTarget implements EndIoTarget {
     }
 
     void start() {
-      for (int i = 1; i < legs.length; i++) {
-        try {
-          legSubmitter.execute(this);
-        } catch (IllegalStateException e) {
-          run(); // the table is going away: submit from here
-        }
+      try {
+        legSubmitter.execute(this);
+      } catch (IllegalStateException e) {
+        run(); // the table is going away: submit from here
       }
       leg(0);
     }
 
-    /** Submits one leg not yet taken (each run takes one). */
+    /** Submits every leg but the first. */
     @Override
     public void run() {
-      leg(nextLeg.getAndIncrement());
+      for (int i = 1; i < legs.length; i++) {
+        leg(i);
+      }
     }
 
     private void leg(int i) {
