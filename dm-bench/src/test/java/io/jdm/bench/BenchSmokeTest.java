@@ -29,7 +29,7 @@ class BenchSmokeTest {
         .contains("SuspendResumeBenchmark.underLoad")
         .contains("| MirrorBenchmark.write | path=mirror, size=4096 |")
         .contains("| MirrorBenchmark.write2 | path=mirror, size=1048576 |")
-        .contains("| MirrorReadBenchmark.read | path=round_robin |")
+        .contains("| MirrorReadBenchmark.read | path=round_robin, serviceMicros=1000 |")
         .contains("MirrorResyncBenchmark.resync")
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")
