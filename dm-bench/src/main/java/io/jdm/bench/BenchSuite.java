@@ -272,7 +272,7 @@ public final class BenchSuite {
       double rate = base.score() / row.score();
       return new String[] {"≥ 0.95x bare", ratio(rate) + " of bare rate", met(rate >= 0.95)};
     }
-    if (b.equals("MirrorBenchmark.write") && row.params().get("path").equals("mirror")) {
+    if (b.startsWith("MirrorBenchmark.write") && row.params().get("path").equals("mirror")) {
       Map<String, String> p = new LinkedHashMap<>(row.params());
       p.put("path", "linear");
       Row base = find(rows, b, p);
@@ -283,6 +283,18 @@ public final class BenchSuite {
       }
       double rate = base.score() / row.score();
       return new String[] {g, ratio(rate) + " of linear rate", met(rate >= want)};
+    }
+    if (b.equals("MirrorReadBenchmark.read") && !row.params().get("path").equals("linear")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "linear");
+      Row base = find(rows, b, p);
+      boolean balanced = !row.params().get("path").equals("mirror");
+      String g = balanced ? "≥ 1.8x one leg" : "-";
+      if (base == null) {
+        return new String[] {g, "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {g, ratio(rate) + " of one leg", balanced ? met(rate >= 1.8) : "-"};
     }
     if (b.equals("MirrorResyncBenchmark.resync")) {
       // the full run's 1 GiB (a smoke run's small mirror gives a meaningless figure anyway)

@@ -19,8 +19,9 @@ class BenchSmokeTest {
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
-    // + 4 mirror write + 1 mirror resync + 5 snapshot + 5 verity configurations
-    assertThat(results).hasSize(75);
+    // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
+    // + 5 verity configurations
+    assertThat(results).hasSize(83);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -28,6 +29,8 @@ class BenchSmokeTest {
         .contains("ThroughputBenchmark.io")
         .contains("SuspendResumeBenchmark.underLoad")
         .contains("| MirrorBenchmark.write | path=mirror, size=4096 |")
+        .contains("| MirrorBenchmark.write2 | path=mirror, size=1048576 |")
+        .contains("| MirrorReadBenchmark.read | path=round_robin, serviceMicros=1000 |")
         .contains("MirrorResyncBenchmark.resync")
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")

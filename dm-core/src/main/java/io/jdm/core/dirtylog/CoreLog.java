@@ -19,6 +19,12 @@ final class CoreLog extends BitsetLog {
   @Override
   public void flush() {}
 
+  /** Marks live in memory only: nothing to flush. */
+  @Override
+  public boolean marksNeedFlush() {
+    return false;
+  }
+
   /** {@code 1 core} and {@code core <1|2> <region_size> [[no]sync ]}. */
   @Override
   public String status(StatusType type) {

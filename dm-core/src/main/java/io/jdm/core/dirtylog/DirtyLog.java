@@ -86,6 +86,16 @@ public interface DirtyLog extends AutoCloseable {
   /** Makes the log's current state durable (no-op for a log in memory). */
   void flush() throws IOException;
 
+  /**
+   * Whether {@link #flush()} is needed to make a mark durable: {@code false} for a log kept in
+   * memory only, whose marks hold from the moment {@link #markRegion} returns and whose flush does
+   * nothing (the {@code core} log). A region hash may then start a write to a newly dirty region
+   * without a flush. Defaults to {@code true}.
+   */
+  default boolean marksNeedFlush() {
+    return true;
+  }
+
   /** Marks a region dirty: a write to it is about to start ({@code mark_region}). */
   void markRegion(long region);
 

@@ -87,6 +87,15 @@ public final class RegionHash implements AutoCloseable {
 
     /** {@link #recoveryInFlight()} dropped to 0 ({@code wakeup_all_recovery_waiters}). */
     void wakeupAllRecoveryWaiters();
+
+    /**
+     * A dirty region's last write ended and it became clean: {@link #updateStates} has a region to
+     * clear in the log, but nothing waits for it. Defaults to {@link #wakeupWorkers()}, as the
+     * kernel wakes its worker; an owner whose log is in memory may wake later instead.
+     */
+    default void regionCleaned() {
+      wakeupWorkers();
+    }
   }
 
   /**
@@ -372,11 +381,14 @@ public final class RegionHash implements AutoCloseable {
 
   /**
    * Counts one write pending at once if that needs no log I/O: its region is {@link State#DIRTY}
-   * and every mark {@link #startWrites} made is durable (the flush after it returned). Then the
-   * write may go to every leg right away, as a write of a {@code sync} batch would, and completes
-   * with {@link #endWrite}. Otherwise returns {@code false} and counts nothing: the caller goes
-   * through {@link #startWrites}. Flushes and discards are never started here. A jdm fast path (the
-   * kernel sends every write through {@code kmirrord}); never blocks.
+   * and every mark {@link #startWrites} made is durable (the flush after it returned), or the log's
+   * marks need no flush ({@link DirtyLog#marksNeedFlush()} false, the {@code core} log) and the
+   * region is in sync, so that it is marked dirty here as {@link #startWrites} would mark it. Then
+   * the write may go to every leg right away, as a write of a {@code sync} batch would, and
+   * completes with {@link #endWrite}. Otherwise returns {@code false} and counts nothing: the
+   * caller goes through {@link #startWrites}. Flushes and discards are never started here. A jdm
+   * fast path (the kernel sends every write through {@code kmirrord}); never blocks, and allocates
+   * only the entry of a region that starts being tracked.
    */
   public boolean tryStartWrite(Bio bio) {
     if (noRegion(bio)) {
@@ -386,12 +398,23 @@ public final class RegionHash implements AutoCloseable {
     if (log.isRemoteRecovering(key)) {
       return false;
     }
+    boolean markInline = !log.marksNeedFlush();
     lock.lock();
     try {
-      if (markGeneration != durableGeneration) {
-        return false; // a mark may not be on disk yet
+      Region r;
+      if (markInline) {
+        r = find(key); // the log answers in memory: does not block
+        if (r.state == State.CLEAN) {
+          r.state = State.DIRTY;
+          r.unlink(); // off the clean list
+          log.markRegion(key); // durable at once: the rule of the first write holds
+        }
+      } else {
+        if (markGeneration != durableGeneration) {
+          return false; // a mark may not be on disk yet
+        }
+        r = lookup(key);
       }
-      Region r = lookup(key);
       if (r == null || r.state != State.DIRTY) {
         return false;
       }
@@ -420,6 +443,7 @@ public final class RegionHash implements AutoCloseable {
    */
   public void dec(long region) {
     boolean wake = false;
+    boolean cleaned = false;
     lock.lock();
     try {
       Region r = lookup(region);
@@ -437,14 +461,17 @@ public final class RegionHash implements AutoCloseable {
         } else if (r.state == State.DIRTY) {
           r.state = State.CLEAN;
           clean.addHead(r);
+          cleaned = true;
         }
-        wake = true;
+        wake = !cleaned;
       }
     } finally {
       lock.unlock();
     }
     if (wake) {
       callbacks.wakeupWorkers();
+    } else if (cleaned) {
+      callbacks.regionCleaned();
     }
   }
 

@@ -21,6 +21,13 @@ class RegionHashFastPathTest {
   private static final class FakeLog implements DirtyLog {
     final List<String> events = new ArrayList<>();
     boolean failFlush;
+    boolean inMemory;
+    long notInSync = -1;
+
+    @Override
+    public boolean marksNeedFlush() {
+      return !inMemory;
+    }
 
     @Override
     public DirtyLogType type() {
@@ -44,7 +51,7 @@ class RegionHashFastPathTest {
 
     @Override
     public SyncState inSync(long region, boolean canBlock) {
-      return SyncState.IN_SYNC;
+      return region == notInSync ? SyncState.NOT_IN_SYNC : SyncState.IN_SYNC;
     }
 
     @Override
@@ -147,6 +154,33 @@ class RegionHashFastPathTest {
     for (Bio w : List.of(a, b, c, d)) {
       rh.endWrite(w);
     }
+    rh.close();
+  }
+
+  @Test
+  void aLogInMemoryIsMarkedAtOnceWithoutAFlush() throws IOException {
+    FakeLog log = new FakeLog();
+    log.inMemory = true;
+    log.notInSync = 2;
+    RegionHash rh = RegionHash.create(log, 0, 1, NONE);
+    Bio a = write(3);
+    assertThat(rh.tryStartWrite(a)).as("an untracked region in sync").isTrue();
+    assertThat(log.events).containsExactly("mark 0"); // marked, no flush needed
+    assertThat(rh.state(0, false)).isEqualTo(RegionHash.State.DIRTY);
+    Bio b = write(4);
+    assertThat(rh.tryStartWrite(b)).isTrue();
+    assertThat(log.events).containsExactly("mark 0");
+    rh.endWrite(a);
+    rh.endWrite(b);
+    assertThat(rh.state(0, false)).isEqualTo(RegionHash.State.CLEAN);
+    Bio c = write(1);
+    assertThat(rh.tryStartWrite(c)).as("clean, not yet dropped: marked again").isTrue();
+    assertThat(log.events).containsExactly("mark 0", "mark 0");
+    assertThat(rh.tryStartWrite(write(16))).as("a region out of sync goes to the worker").isFalse();
+    assertThat(rh.state(2, false)).isEqualTo(RegionHash.State.NOSYNC);
+    rh.endWrite(c);
+    rh.updateStates(false);
+    assertThat(log.events).endsWith("clear 0", "flush");
     rh.close();
   }
 }

@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One {@code mirror} table line: the kernel's {@code struct mirror_set} and its {@code kmirrord}
@@ -69,11 +70,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * {@link #map} never blocks: reads of in-sync regions are remapped in place; a write to a region
  * already dirty, whose mark is on disk, is counted by {@link RegionHash#tryStartWrite} and sent to
- * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop);
- * everything else is queued (one lock-free queue node per bio) for the worker, a single-thread
- * {@link Workqueue} that runs the kernel's {@code do_mirror} passes one at a time. Completions run
- * on the lower devices' threads and only record, queue and wake. Leg error state is atomic; the
- * default leg is a volatile index.
+ * every leg at once (jdm's fast path: what the worker would do with it, without the thread hop),
+ * and so is the first write to any in-sync region when the log's marks need no flush (the {@code
+ * core} log: the region is marked dirty in {@code map}); everything else is queued (one lock-free
+ * queue node per bio) for the worker, a single-thread {@link Workqueue} that runs the kernel's
+ * {@code do_mirror} passes one at a time. Completions run on the lower devices' threads and only
+ * record, queue and wake. Leg error state is atomic; the default leg is a volatile index. A write
+ * of {@code PARALLEL_LEG_SECTORS} or more goes to the first leg from the submitting thread and to
+ * the others from the {@code kmirror-legs} workqueue, so that legs which complete synchronously
+ * copy side by side.
  *
  * <h2>Differences from the kernel</h2>
  *
@@ -82,12 +87,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       started, not by the default leg at completion (which may have moved meanwhile here).
  *   <li>{@link #presuspendUndo()} (a suspend given up) restarts recovery; the kernel has no undo
  *       and leaves it stopped until the next resume.
+ *   <li>With a log in memory, a region that becomes clean is cleared in the log by the worker on
+ *       its delayed timer, not at once (the kernel wakes {@code kmirrord} for every such region).
  * </ul>
  */
 public final class MirrorTarget implements EndIoTarget {
   private static final System.Logger LOG = System.getLogger(MirrorTarget.class.getName());
 
   private static final int MAX_RECOVERY = 1;
+
+  /** Writes of at least this many sectors (64 KiB) go to the legs side by side. */
+  private static final int PARALLEL_LEG_SECTORS = 128;
 
   /** Delay before retrying writes to regions another node is recovering ({@code HZ / 5}). */
   private static final long DELAYED_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -202,6 +212,7 @@ public final class MirrorTarget implements EndIoTarget {
   private final List<DeviceArea> areas;
 
   private final Workqueue kmirrord;
+  private final Workqueue legSubmitter;
   private final Kcopyd kcopyd;
   private final Kcopyd.Throttle throttle;
   private final BioHoldList holds;
@@ -270,6 +281,17 @@ public final class MirrorTarget implements EndIoTarget {
               }
 
               @Override
+              public void regionCleaned() {
+                // A log in memory loses nothing by clearing the region a little later: spare the
+                // writer a worker wake-up per write (the kernel wakes kmirrord each time).
+                if (log.marksNeedFlush()) {
+                  wakeup();
+                } else {
+                  delayedWake();
+                }
+              }
+
+              @Override
               public void wakeupAllRecoveryWaiters() {
                 synchronized (recoveryWaiters) {
                   recoveryWaiters.notifyAll();
@@ -278,6 +300,7 @@ public final class MirrorTarget implements EndIoTarget {
             });
     this.holds = ctx.holdList(BlockStatus.IOERR);
     this.kmirrord = ctx.workqueue("kmirrord", 1);
+    this.legSubmitter = ctx.workqueue("kmirror-legs", 1);
     this.throttle = new Kcopyd.Throttle(ctx.clock(), throttlePercent);
     this.kcopyd =
         Kcopyd.builder("mirror-" + ctx.deviceName())
@@ -668,6 +691,10 @@ public final class MirrorTarget implements EndIoTarget {
   private void doWrite(Bio bio) {
     int flags = bio.flags() & (Bio.FUA | Bio.PREFLUSH);
     Bio.Op op = bio.op();
+    if (op == Bio.Op.WRITE && bio.sectors() >= PARALLEL_LEG_SECTORS) {
+      new LegWrites(bio, flags).start();
+      return;
+    }
     List<DmIo.Region> io = new ArrayList<>(legs.length);
     for (Leg m : legs) {
       io.add(new DmIo.Region(m.bdev, mapSector(m, bio), op == Bio.Op.FLUSH ? 0 : bio.sectors()));
@@ -678,6 +705,67 @@ public final class MirrorTarget implements EndIoTarget {
     } catch (IllegalArgumentException e) {
       LOG.log(System.Logger.Level.ERROR, "mirror: cannot write " + bio + ": " + e.getMessage());
       bio.complete(BlockStatus.IOERR);
+    }
+  }
+
+  /**
+   * A large write sent to the legs side by side: the first leg's dm-io request from this thread,
+   * the other legs' from {@link #legSubmitter} (one thread, so every leg sees these writes in the
+   * order they were mapped), so that legs which complete synchronously (memory devices, a page
+   * cache) copy in parallel instead of one after the other. The per-leg error bits are gathered as
+   * one dm-io request would report them.
+   */
+  private final class LegWrites implements Runnable {
+    private final Bio bio;
+    private final int flags;
+    private final AtomicInteger remaining = new AtomicInteger(legs.length);
+    private final AtomicLong errors = new AtomicLong();
+
+    LegWrites(Bio bio, int flags) {
+      this.bio = bio;
+      this.flags = flags;
+    }
+
+    void start() {
+      try {
+        legSubmitter.execute(this);
+      } catch (IllegalStateException e) {
+        run(); // the table is going away: submit from here
+      }
+      leg(0);
+    }
+
+    /** Submits every leg but the first. */
+    @Override
+    public void run() {
+      for (int i = 1; i < legs.length; i++) {
+        leg(i);
+      }
+    }
+
+    private void leg(int i) {
+      Leg m = legs[i];
+      ByteBuffer data = bio.payload().duplicate();
+      try {
+        DmIo.submit(
+            Bio.Op.WRITE,
+            flags,
+            List.of(new DmIo.Region(m.bdev, mapSector(m, bio), bio.sectors())),
+            data,
+            bits -> done(i, bits));
+      } catch (IllegalArgumentException e) {
+        LOG.log(System.Logger.Level.ERROR, "mirror: cannot write " + bio + ": " + e.getMessage());
+        done(i, 1);
+      }
+    }
+
+    private void done(int i, long bits) {
+      if (bits != 0) {
+        errors.getAndAccumulate(1L << i, (a, b) -> a | b);
+      }
+      if (remaining.decrementAndGet() == 0) {
+        writeCallback(bio, errors.get());
+      }
     }
   }
 

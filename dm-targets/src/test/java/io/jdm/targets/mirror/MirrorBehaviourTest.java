@@ -426,6 +426,31 @@ class MirrorBehaviourTest {
   }
 
   @Test
+  void largeWritesGoToTheLegsSideBySideWithTheSameErrorRules() throws IOException {
+    // one region of 256 sectors: a 128-sector write takes the path that writes the legs in
+    // parallel, and a leg's failure is reported per leg as one dm-io request would
+    MappedDevice md = create("core 2 256 nosync 3 a 0 b 0 c 0");
+    MirrorTarget t = target(md);
+    t.flushWorker();
+    byte[] d = pattern(128, 3);
+    assertThat(writeNow(md, 64, d)).isEqualTo(BlockStatus.OK);
+    for (LegDevice l : new LegDevice[] {a, b, c}) {
+      assertThat(l.read(64, 128)).isEqualTo(d);
+    }
+    c.failWrites = true;
+    byte[] e = pattern(128, 4);
+    assertThat(writeNow(md, 0, e)).isEqualTo(BlockStatus.OK); // reached a and b
+    t.flushWorker();
+    assertThat(a.read(0, 128)).isEqualTo(e);
+    assertThat(b.read(0, 128)).isEqualTo(e);
+    assertThat(info(md)).isEqualTo("3 " + na + " " + nb + " " + nc + " 0/1 1 AAD 1 core");
+    a.failWrites = true;
+    b.failWrites = true;
+    // every leg failed: the region is out of sync, so the write goes to the default leg alone
+    assertThat(writeNow(md, 0, e)).isEqualTo(BlockStatus.IOERR);
+  }
+
+  @Test
   void aWriteFailsWhenEveryLegFails() {
     MappedDevice md = create("core 2 16 nosync 2 a 0 b 0 1 handle_errors");
     target(md).flushWorker();
