@@ -112,6 +112,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private SocketChannel dialling; // guarded by lock
   private volatile String reconnectFailure;
   private final AtomicInteger reconnects = new AtomicInteger();
+  private final AtomicInteger attempts = new AtomicInteger();
 
   private NbdBlockDevice(
       Session s,
@@ -320,6 +321,16 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     return reconnect;
   }
 
+  /** Reconnection attempts made so far, successful or not (for tests). */
+  int attempts() {
+    return attempts.get();
+  }
+
+  /** The prefix of this device's thread names (for tests). */
+  String threadName() {
+    return threadName;
+  }
+
   /** How many times this device has reconnected. */
   public int reconnects() {
     return reconnects.get();
@@ -367,6 +378,14 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     if (closing) {
       return;
     }
+    try {
+      tryReconnect();
+    } finally {
+      attempts.incrementAndGet();
+    }
+  }
+
+  private void tryReconnect() {
     Session s;
     try {
       s =
