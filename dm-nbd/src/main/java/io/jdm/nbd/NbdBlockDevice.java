@@ -1034,15 +1034,15 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
               reconnect == null ? "" : " until it reconnects");
         }
       }
+      if (first) {
+        connectionLost(this); // before the failures below: whoever sees one sees the attempt
+      }
       List<Long> cookies = new ArrayList<>(pending.keySet());
       for (Long c : cookies) {
         Part p = pending.remove(c);
         if (p != null) {
           p.done(BlockStatus.TRANSPORT);
         }
-      }
-      if (first) {
-        connectionLost(this);
       }
     }
   }
