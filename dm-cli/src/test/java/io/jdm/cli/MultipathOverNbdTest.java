@@ -224,6 +224,7 @@ class MultipathOverNbdTest {
         await(() -> s1.submitted() >= 100, "I/O on path 1");
         s1.stop(); // the first server goes away under load
         await(() -> status(mp).contains(" " + d1 + " F "), "path 1 failed");
+        await(n1::isBroken, "NBD connection 1 lost (and its reconnection scheduled)");
         int onPath2 = s2.submitted();
         await(() -> s2.submitted() >= onPath2 + 100, "I/O on path 2 alone");
         s1.start(); // back
@@ -262,6 +263,7 @@ class MultipathOverNbdTest {
         await(
             () -> status(mp).contains(" " + d2 + " F ") && status(mp).contains(" " + d1 + " F "),
             "both paths failed");
+        await(() -> n1.isBroken() && n2.isBroken(), "both NBD connections lost");
         assertThat(waiting.isDone()).isFalse();
         s2.start();
         clock.advance(RECONNECT.interval());

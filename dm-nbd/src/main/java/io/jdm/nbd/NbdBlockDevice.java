@@ -919,6 +919,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     final Thread reader;
     final ConcurrentHashMap<Long, Part> pending = new ConcurrentHashMap<>();
     volatile boolean broken;
+    private boolean lost; // guarded by this: fail() ran
     volatile String brokenReason;
     volatile boolean serverShuttingDown;
 
@@ -1016,13 +1017,15 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     void fail(String reason) {
       boolean first = false;
       synchronized (this) {
-        if (!broken) {
+        if (!lost) {
+          lost = true;
           brokenReason = reason;
-          broken = true;
           first = true;
         }
       }
       if (first) {
+        connectionLost(this); // first: whoever sees the device broken sees the attempt scheduled
+        broken = true;
         out.markBroken();
         NbdServer.closeQuietly(ch); // the reader, if still reading, stops
         if (!closing) {
@@ -1033,9 +1036,6 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
               reason,
               reconnect == null ? "" : " until it reconnects");
         }
-      }
-      if (first) {
-        connectionLost(this); // before the failures below: whoever sees one sees the attempt
       }
       List<Long> cookies = new ArrayList<>(pending.keySet());
       for (Long c : cookies) {
