@@ -5,6 +5,7 @@
 module io.jdm.cli {
   requires transitive io.jdm.core;
   requires io.jdm.nbd;
+  requires io.jdm.targets; // MultipathTargetType.withPathChecker for --path-checker
   requires io.jdm.crypto;
   requires io.jdm.targets;
   requires info.picocli;

@@ -3,10 +3,12 @@ package io.jdm.cli;
 import io.jdm.core.Clock;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.Errno;
+import io.jdm.core.TargetRegistry;
 import io.jdm.nbd.NbdDeviceResolver;
 import io.jdm.nbd.NbdExports;
 import io.jdm.nbd.NbdServer;
 import io.jdm.nbd.NbdTls;
+import io.jdm.targets.multipath.MultipathTargetType;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
@@ -102,6 +104,9 @@ public final class Daemon implements AutoCloseable {
    *     server-key.pem}, and {@code ca-cert.pem} to require client certificates signed by it): NBD
    *     over TCP then requires TLS; {@code null} for none
    * @param readOnlyExports names of devices exported read-only over NBD, whatever the device
+   * @param pathChecker how often multipath devices probe their failed paths and reinstate those
+   *     that answer ({@link MultipathTargetType#withPathChecker}, a jdm extension); {@code null}:
+   *     never, as the kernel (paths come back with the {@code reinstate_path} message)
    */
   public record Options(
       List<InetSocketAddress> listen,
@@ -113,7 +118,8 @@ public final class Daemon implements AutoCloseable {
       Clock clock,
       String trustedUser,
       Path tls,
-      Set<String> readOnlyExports) {
+      Set<String> readOnlyExports,
+      Duration pathChecker) {
     /** Checks the values. */
     public Options {
       listen = List.copyOf(listen);
@@ -131,6 +137,10 @@ public final class Daemon implements AutoCloseable {
       }
       Objects.requireNonNull(idleTimeout, "idleTimeout");
       Objects.requireNonNull(trustedUser, "trustedUser");
+      if (pathChecker != null && (pathChecker.isNegative() || pathChecker.isZero())) {
+        throw new IllegalArgumentException(
+            "path checker interval " + pathChecker + " (expected: > 0)");
+      }
       if (!allowRemote) {
         for (InetSocketAddress a : listen) {
           if (a.getAddress() == null || !a.getAddress().isLoopbackAddress()) {
@@ -168,8 +178,18 @@ public final class Daemon implements AutoCloseable {
       private String trustedUser = System.getProperty("user.name");
       private Path tls;
       private final Set<String> readOnlyExports = new java.util.HashSet<>();
+      private Duration pathChecker;
 
       private Builder() {}
+
+      /**
+       * Multipath devices probe their failed paths every {@code interval} on the device mapper's
+       * clock and reinstate those that answer (see {@link Options#pathChecker()}).
+       */
+      public Builder pathChecker(Duration interval) {
+        this.pathChecker = Objects.requireNonNull(interval, "interval");
+        return this;
+      }
 
       /**
        * Requires TLS for NBD over TCP, with the credentials in {@code dir} (see {@link
@@ -240,7 +260,8 @@ public final class Daemon implements AutoCloseable {
             clock,
             trustedUser,
             tls,
-            readOnlyExports);
+            readOnlyExports,
+            pathChecker);
       }
     }
   }
@@ -322,6 +343,12 @@ public final class Daemon implements AutoCloseable {
       DeviceMapper.Builder dmb = DeviceMapper.builder();
       if (options.clock() != null) {
         dmb.clock(options.clock());
+      }
+      if (options.pathChecker() != null) {
+        TargetRegistry registry = TargetRegistry.loadDefault();
+        registry.unregister("multipath");
+        registry.register(MultipathTargetType.withPathChecker(options.pathChecker()));
+        dmb.registry(registry);
       }
       m = NbdDeviceResolver.install(dmb.build());
       // an idle or stuck client must not hold a connection (and its thread) for ever

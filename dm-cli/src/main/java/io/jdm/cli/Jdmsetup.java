@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -164,6 +165,14 @@ public final class Jdmsetup {
               description = "Export device NAME read-only over NBD (repeatable).")
           List<String> readOnlyExports,
       @Option(
+              names = "--path-checker",
+              paramLabel = "SECONDS",
+              description =
+                  "Multipath devices probe their failed paths every SECONDS and reinstate those"
+                      + " that answer (a jdm extension; off by default: reinstate_path, as"
+                      + " multipathd would).")
+          Integer pathChecker,
+      @Option(
               names = "--foreground",
               description = "Run in this process until stopped (the default).")
           boolean foreground,
@@ -188,6 +197,13 @@ public final class Jdmsetup {
     }
     if (listen != null) {
       ob.listen(parseHostPort(listen));
+    }
+    if (pathChecker != null) {
+      if (pathChecker < 1) {
+        err.println("jdmsetup: --path-checker " + pathChecker + ": expected seconds >= 1");
+        return 1;
+      }
+      ob.pathChecker(Duration.ofSeconds(pathChecker));
     }
     Daemon.Options options;
     try {
@@ -217,6 +233,9 @@ public final class Jdmsetup {
       }
       if (readOnlyExports != null) {
         readOnlyExports.forEach(n -> pass.addAll(List.of("--export-readonly", n)));
+      }
+      if (pathChecker != null) {
+        pass.addAll(List.of("--path-checker", pathChecker.toString()));
       }
       return Background.start(dir, pass, out, err);
     }

@@ -4,11 +4,14 @@ import io.jdm.core.AbstractBlockDevice;
 import io.jdm.core.Bio;
 import io.jdm.core.BioCallback;
 import io.jdm.core.BlockStatus;
+import io.jdm.core.Clock;
 import io.jdm.core.IoLimits;
 import io.jdm.core.Workqueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SocketChannel;
@@ -16,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,22 +45,33 @@ import javax.net.ssl.SSLParameters;
  * not requested).
  *
  * <p>Requests are pipelined: {@link #submit} sends the request and returns; one reader thread per
- * device matches replies to requests by cookie and completes the bios, so any number of bios may be
- * in flight. A bio longer than the export takes in one request is sent as several. {@link
+ * connection matches replies to requests by cookie and completes the bios, so any number of bios
+ * may be in flight. A bio longer than the export takes in one request is sent as several. {@link
  * Bio#PREFLUSH} sends a flush and the write only after the flush's reply (the server may reorder
  * requests in flight); {@link Bio#FUA} without {@code SEND_FUA} is a write followed by a flush.
  *
- * <p>Failure: there is no reconnection. When the server goes away (the connection closes, a reply
- * breaks the protocol) every bio in flight and every later one completes with {@link
- * BlockStatus#TRANSPORT}. Once the server answers {@code NBD_ESHUTDOWN}, that request and every
- * later bio fail with {@code TRANSPORT}, while the requests already sent keep the answers the
+ * <p>Failure: when the server goes away (the connection closes, a reply breaks the protocol) every
+ * bio in flight completes with {@link BlockStatus#TRANSPORT}, and so does every later one while
+ * there is no connection, at once (nothing waits for a reconnection: a multipath device above needs
+ * the error to try another path). Once the server answers {@code NBD_ESHUTDOWN}, that request and
+ * every later bio fail with {@code TRANSPORT}, while the requests already sent keep the answers the
  * server still gives them. Server errors map to statuses: {@code NBD_EIO} and {@code NBD_EPERM} to
  * {@link BlockStatus#IOERR}, {@code NBD_ENOSPC} to {@link BlockStatus#NOSPC}, {@code NBD_ENOMEM} to
  * {@link BlockStatus#RESOURCE}, {@code NBD_ENOTSUP} to {@link BlockStatus#NOTSUPP}, anything else
  * to {@link BlockStatus#INVAL}.
  *
+ * <p>Reconnection, if asked ({@link NbdReconnect}, {@code reconnect=1} in the URI): once the
+ * connection is lost, a worker thread dials again {@link NbdReconnect#interval()} later on the
+ * device's {@link Clock}, each failure doubling the wait up to {@link NbdReconnect#maxInterval()}.
+ * An attempt re-does the whole negotiation (TLS too) and is refused, and retried later, if the
+ * export's size, block sizes or transmission flags are not what they were (the device's size and
+ * limits cannot change under a table); {@link #reconnectFailure()} says why the last one failed. A
+ * multipath device's path checker ({@code MultipathTargetType.withPathChecker}) then finds the path
+ * answering again and reinstates it.
+ *
  * <p>{@link #close()} waits (up to 30 s) for the bios in flight, sends {@code NBD_CMD_DISC} and
- * closes the connection.
+ * closes the connection; it also calls off a reconnection waiting for its time, aborts one under
+ * way and stops the reconnect thread.
  */
 public final class NbdBlockDevice extends AbstractBlockDevice {
   private static final System.Logger LOG = System.getLogger(NbdBlockDevice.class.getName());
@@ -65,41 +80,67 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
   private static final long JOIN_MILLIS = 5000;
 
-  private final SocketChannel ch;
-  private final TlsChannel tls; // null without TLS
-  private final ChannelInput in;
-  private final Outbox out;
-  private final int flags;
+  /** The clock of devices opened without one, for their reconnect backoff. */
+  private static final class SystemClockHolder {
+    static final Clock CLOCK = Clock.system();
+  }
+
+  private final SocketAddress address;
+  private final String export;
+  private final Tls tlsConfig; // null without TLS
+  private final long exportSize; // bytes, as the first negotiation found it
   private final int maxDataSectors;
   private final int maxRangeSectors;
-  private final Thread reader;
-  private final ConcurrentHashMap<Long, Part> pending = new ConcurrentHashMap<>();
+  private final String threadName;
   private final AtomicLong cookies = new AtomicLong();
+  private final Workqueue writer; // sends for the reply readers
+
+  /** The connection in use; replaced by a reconnection. */
+  private volatile Conn conn;
 
   /** Bios submitted and not yet completed. */
   private final AtomicInteger outstanding = new AtomicInteger();
 
   private final Object idle = new Object();
-  private volatile boolean closing;
-  private volatile boolean broken;
-  private volatile String brokenReason;
-  private volatile boolean serverShuttingDown;
-  private final Workqueue writer; // sends for the reply reader
+  private volatile boolean closing; // written under lock
 
-  private NbdBlockDevice(Session s, String name, boolean readOnly) {
+  // Reconnection: null/0 when not asked
+  private final NbdReconnect reconnect;
+  private final Workqueue reconnector;
+  private final Object lock = new Object();
+  private long nextDelayNanos; // guarded by lock
+  private SocketChannel dialling; // guarded by lock
+  private volatile String reconnectFailure;
+  private final AtomicInteger reconnects = new AtomicInteger();
+  private final AtomicInteger attempts = new AtomicInteger();
+
+  private NbdBlockDevice(
+      Session s,
+      String name,
+      boolean readOnly,
+      SocketAddress address,
+      String export,
+      Tls tls,
+      NbdReconnect reconnect,
+      Clock clock) {
     super(name, s.sectors, s.limits, readOnly || (s.flags & Nbd.FLAG_READ_ONLY) != 0);
-    this.ch = s.ch;
-    this.tls = s.tls;
-    this.in = s.in;
-    this.flags = s.flags;
-    this.out = new Outbox(tls == null ? ch : tls, name, null);
+    this.address = address;
+    this.export = export;
+    this.tlsConfig = tls;
+    this.exportSize = s.size;
     this.maxDataSectors = s.limits.maxSectors();
     int lbSectors = s.limits.logicalBlockSectors();
     int range = (int) ((0xffffffffL >>> Bio.SECTOR_SHIFT));
     this.maxRangeSectors = range - range % lbSectors;
-    this.reader = new Thread(this::readReplies, "jdm-nbd-client-" + THREAD_IDS.incrementAndGet());
-    reader.setDaemon(true);
-    this.writer = Workqueue.create(reader.getName() + "-writer", 1);
+    this.threadName = "jdm-nbd-client-" + THREAD_IDS.incrementAndGet();
+    this.writer = Workqueue.create(threadName + "-writer", 1);
+    this.reconnect = reconnect;
+    this.reconnector =
+        reconnect == null
+            ? null
+            : Workqueue.create(
+                threadName + "-reconnect", 1, clock != null ? clock : SystemClockHolder.CLOCK);
+    this.conn = new Conn(s);
   }
 
   /** Connects to the export an NBD URI names ({@link NbdUri}). */
@@ -107,8 +148,20 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     return open(NbdUri.parse(uri), false);
   }
 
-  /** Connects to the export {@code uri} names; read-only if asked or if the server says so. */
+  /**
+   * Connects to the export {@code uri} names; read-only if asked or if the server says so. A
+   * reconnection the URI asks for is timed by the system clock.
+   */
   public static NbdBlockDevice open(NbdUri uri, boolean readOnly) throws IOException {
+    return open(uri, readOnly, null);
+  }
+
+  /**
+   * Connects to the export {@code uri} names; read-only if asked or if the server says so. A
+   * reconnection the URI asks for ({@link NbdUri#reconnect()}) is timed by {@code clock} ({@code
+   * null}: the system clock), the device mapper's when a {@link NbdDeviceResolver} opens it.
+   */
+  public static NbdBlockDevice open(NbdUri uri, boolean readOnly, Clock clock) throws IOException {
     Tls tls = null;
     if (uri.tls()) {
       SSLContext c;
@@ -123,7 +176,8 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       }
       tls = new Tls(c, uri.tlsHostname() != null ? uri.tlsHostname() : uri.host(), uri.port());
     }
-    return connect(uri.address(), uri.export(), readOnly, uri.toString(), tls);
+    return connect(
+        uri.address(), uri.export(), readOnly, uri.toString(), tls, uri.reconnect(), clock);
   }
 
   /** How to start TLS: the context, and the name the server's certificate must carry (or null). */
@@ -149,25 +203,35 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
    */
   public static NbdBlockDevice connect(SocketAddress address, String export, boolean readOnly)
       throws IOException {
-    return connect(address, export, readOnly, address + "/" + export, null);
+    return connect(address, export, readOnly, address + "/" + export, null, null, null);
+  }
+
+  /**
+   * As {@link #connect(SocketAddress, String, boolean)}, reconnecting as {@code reconnect} says
+   * once the server goes away, on {@code clock}.
+   */
+  public static NbdBlockDevice connect(
+      SocketAddress address, String export, boolean readOnly, NbdReconnect reconnect, Clock clock)
+      throws IOException {
+    Objects.requireNonNull(reconnect, "reconnect");
+    Objects.requireNonNull(clock, "clock");
+    return connect(address, export, readOnly, address + "/" + export, null, reconnect, clock);
   }
 
   private static NbdBlockDevice connect(
-      SocketAddress address, String export, boolean readOnly, String name, Tls tls)
+      SocketAddress address,
+      String export,
+      boolean readOnly,
+      String name,
+      Tls tls,
+      NbdReconnect reconnect,
+      Clock clock)
       throws IOException {
-    SocketChannel ch;
+    Session s = dial(address, export, name, tls, null);
     try {
-      ch = SocketChannel.open(address);
-    } catch (IOException e) {
-      throw new IOException(name + ": cannot connect to " + address + ": " + e.getMessage(), e);
-    }
-    try {
-      if (address instanceof java.net.InetSocketAddress) {
-        ch.socket().setTcpNoDelay(true);
-      }
-      Session s = negotiate(ch, export, name, tls);
-      NbdBlockDevice d = new NbdBlockDevice(s, name, readOnly);
-      d.reader.start();
+      NbdBlockDevice d =
+          new NbdBlockDevice(s, name, readOnly, address, export, tls, reconnect, clock);
+      d.conn.reader.start();
       LOG.log(
           System.Logger.Level.DEBUG,
           "{0}: connected, {1} sectors, flags 0x{2}",
@@ -175,35 +239,234 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
           s.sectors,
           Integer.toHexString(s.flags));
       return d;
+    } catch (RuntimeException e) {
+      NbdServer.closeQuietly(s.ch);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens a connection and negotiates. {@code dialling}, if given, sees the channel before it
+   * connects (so that {@link #close} can abort a reconnection) and returns {@code false} to stop.
+   */
+  private static Session dial(
+      SocketAddress address,
+      String export,
+      String name,
+      Tls tls,
+      java.util.function.Predicate<SocketChannel> dialling)
+      throws IOException {
+    SocketChannel ch;
+    try {
+      ch =
+          address instanceof UnixDomainSocketAddress
+              ? SocketChannel.open(StandardProtocolFamily.UNIX)
+              : SocketChannel.open();
+    } catch (IOException e) {
+      throw new IOException(name + ": cannot open a socket: " + e.getMessage(), e);
+    }
+    try {
+      if (dialling != null && !dialling.test(ch)) {
+        throw new IOException(name + ": closed");
+      }
+      try {
+        ch.connect(address);
+      } catch (IOException e) {
+        throw new IOException(name + ": cannot connect to " + address + ": " + e.getMessage(), e);
+      }
+      if (address instanceof java.net.InetSocketAddress) {
+        ch.socket().setTcpNoDelay(true);
+      }
+      try {
+        return negotiate(ch, export, name, tls);
+      } catch (IOException e) {
+        if (tls != null && !(e instanceof NbdProtocolException)) {
+          // under TLS 1.3 a server checks the client's certificate after the client's side of the
+          // handshake is over, and a refusal is often only a closed connection
+          throw new IOException(
+              name
+                  + ": connection lost in a TLS negotiation (a server that refuses the client"
+                  + " certificate ends it so): "
+                  + e.getMessage(),
+              e);
+        }
+        throw e;
+      }
     } catch (IOException | RuntimeException e) {
       NbdServer.closeQuietly(ch);
-      if (tls != null && e instanceof IOException && !(e instanceof NbdProtocolException)) {
-        // under TLS 1.3 a server checks the client's certificate after the client's side of the
-        // handshake is over, and a refusal is often only a closed connection
-        throw new IOException(
-            name
-                + ": connection lost in a TLS negotiation (a server that refuses the client"
-                + " certificate ends it so): "
-                + e.getMessage(),
-            e);
-      }
       throw e;
     }
   }
 
   /** The transmission flags the server sent. */
   int transmissionFlags() {
-    return flags;
+    return conn.flags;
   }
 
   /** {@code true} when the server allows several connections to one export (CAN_MULTI_CONN). */
   public boolean canMultiConn() {
-    return (flags & Nbd.FLAG_CAN_MULTI_CONN) != 0;
+    return (conn.flags & Nbd.FLAG_CAN_MULTI_CONN) != 0;
   }
 
-  /** {@code true} once the connection is gone and every bio fails with TRANSPORT. */
+  /**
+   * {@code true} while there is no connection and every bio fails with TRANSPORT (for good, unless
+   * the device reconnects).
+   */
   public boolean isBroken() {
-    return broken;
+    return conn.broken;
+  }
+
+  /** How this device reconnects, or {@code null}: never. */
+  public NbdReconnect reconnect() {
+    return reconnect;
+  }
+
+  /** Reconnection attempts made so far, successful or not (for tests). */
+  int attempts() {
+    return attempts.get();
+  }
+
+  /** The prefix of this device's thread names (for tests). */
+  String threadName() {
+    return threadName;
+  }
+
+  /** How many times this device has reconnected. */
+  public int reconnects() {
+    return reconnects.get();
+  }
+
+  /**
+   * Why the last reconnection attempt failed ({@code null} if none has failed since the last
+   * connection was made): the server's refusal, a changed export size, a connection refused...
+   */
+  public String reconnectFailure() {
+    return reconnectFailure;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reconnection
+
+  /** The connection {@code c} is gone: schedules the first attempt to replace it. */
+  private void connectionLost(Conn c) {
+    if (reconnect == null) {
+      return;
+    }
+    synchronized (lock) {
+      if (closing || conn != c) {
+        return;
+      }
+      nextDelayNanos = reconnect.interval().toNanos();
+      scheduleAttempt();
+    }
+  }
+
+  /** Queues an attempt after the current backoff, and doubles it; under {@code lock}. */
+  private void scheduleAttempt() {
+    long delay = nextDelayNanos;
+    long max = reconnect.maxInterval().toNanos();
+    nextDelayNanos = delay > max / 2 ? max : Math.min(max, delay * 2);
+    try {
+      reconnector.schedule(this::attempt, delay);
+    } catch (IllegalStateException e) {
+      // closing
+    }
+  }
+
+  /** One reconnection attempt, on the reconnect thread. */
+  private void attempt() {
+    if (closing) {
+      return;
+    }
+    try {
+      tryReconnect();
+    } finally {
+      attempts.incrementAndGet();
+    }
+  }
+
+  private void tryReconnect() {
+    Session s;
+    try {
+      s =
+          dial(
+              address,
+              export,
+              name(),
+              tlsConfig,
+              ch -> {
+                synchronized (lock) {
+                  dialling = ch;
+                  return !closing;
+                }
+              });
+    } catch (IOException | RuntimeException e) {
+      retry(e.getMessage() != null ? e.getMessage() : e.toString());
+      return;
+    } finally {
+      synchronized (lock) {
+        dialling = null;
+      }
+    }
+    String changed = changed(s);
+    if (changed != null) {
+      NbdServer.closeQuietly(s.ch);
+      retry(changed);
+      return;
+    }
+    Conn c = new Conn(s);
+    synchronized (lock) {
+      if (closing) {
+        NbdServer.closeQuietly(s.ch);
+        return;
+      }
+      reconnectFailure = null;
+      conn = c;
+      reconnects.incrementAndGet();
+      c.reader.start();
+    }
+    LOG.log(System.Logger.Level.INFO, "{0}: reconnected", name());
+  }
+
+  private void retry(String why) {
+    reconnectFailure = why;
+    synchronized (lock) {
+      if (closing) {
+        return;
+      }
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "{0}: reconnection failed ({1}); next attempt in {2} s",
+          name(),
+          why,
+          NbdReconnect.seconds(Duration.ofNanos(nextDelayNanos)));
+      scheduleAttempt();
+    }
+  }
+
+  /** What is no longer as the device was made, or {@code null} if nothing. */
+  private String changed(Session s) {
+    if (s.size != exportSize) {
+      return name()
+          + ": the export's size changed from "
+          + exportSize
+          + " to "
+          + s.size
+          + " bytes; a device's size cannot change under a table, so the new connection is not"
+          + " used";
+    }
+    if (!s.limits.equals(limits())) {
+      return name()
+          + ": the export's block sizes or transmission flags changed ("
+          + limits()
+          + " before, "
+          + s.limits
+          + " now); the new connection is not used";
+    }
+    if (!isReadOnly() && (s.flags & Nbd.FLAG_READ_ONLY) != 0) {
+      return name() + ": the export became read-only; the new connection is not used";
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -216,6 +479,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     ChannelInput in;
     long sectors;
     int flags;
+    long size; // bytes, as the server said
     IoLimits limits;
   }
 
@@ -349,6 +613,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
           lbs,
           size - usable);
     }
+    s.size = size;
     s.sectors = usable >>> Bio.SECTOR_SHIFT;
     return s;
   }
@@ -461,7 +726,8 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   @Override
   protected void doSubmit(Bio bio) {
     outstanding.incrementAndGet();
-    if (broken || serverShuttingDown) {
+    Conn c = conn;
+    if (c.broken || c.serverShuttingDown) {
       finish(bio, BlockStatus.TRANSPORT);
       return;
     }
@@ -469,9 +735,10 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       finish(bio, BlockStatus.OK); // proto.md leaves zero-length requests unspecified: not sent
       return;
     }
+    int flags = c.flags;
     switch (bio.op()) {
       case READ:
-        new Job(bio, Nbd.CMD_READ, 0, false).sendParts();
+        new Job(c, bio, Nbd.CMD_READ, 0, false).sendParts();
         return;
       case WRITE:
         {
@@ -480,6 +747,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
           boolean nativeFua = fua && (flags & Nbd.FLAG_SEND_FUA) != 0;
           Job j =
               new Job(
+                  c,
                   bio,
                   Nbd.CMD_WRITE,
                   nativeFua ? Nbd.CMD_FLAG_FUA : 0,
@@ -495,22 +763,22 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
         if ((flags & Nbd.FLAG_SEND_FLUSH) == 0) {
           finish(bio, BlockStatus.OK); // no cache to flush
         } else {
-          new Job(bio, Nbd.CMD_FLUSH, 0, false).sendFlush();
+          new Job(c, bio, Nbd.CMD_FLUSH, 0, false).sendFlush();
         }
         return;
       case DISCARD:
         if (limits().maxDiscardSectors() == 0) {
           finish(bio, BlockStatus.NOTSUPP);
         } else {
-          new Job(bio, Nbd.CMD_TRIM, fuaFlag(bio), false).sendParts();
+          new Job(c, bio, Nbd.CMD_TRIM, fuaFlag(flags, bio), false).sendParts();
         }
         return;
       case WRITE_ZEROES:
         if (limits().maxWriteZeroesSectors() == 0) {
           finish(bio, BlockStatus.NOTSUPP);
         } else {
-          int f = fuaFlag(bio) | (bio.hasFlag(Bio.NOUNMAP) ? Nbd.CMD_FLAG_NO_HOLE : 0);
-          new Job(bio, Nbd.CMD_WRITE_ZEROES, f, false).sendParts();
+          int f = fuaFlag(flags, bio) | (bio.hasFlag(Bio.NOUNMAP) ? Nbd.CMD_FLAG_NO_HOLE : 0);
+          new Job(c, bio, Nbd.CMD_WRITE_ZEROES, f, false).sendParts();
         }
         return;
       default:
@@ -518,7 +786,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
   }
 
-  private int fuaFlag(Bio bio) {
+  private static int fuaFlag(int flags, Bio bio) {
     return bio.hasFlag(Bio.FUA) && (flags & Nbd.FLAG_SEND_FUA) != 0 ? Nbd.CMD_FLAG_FUA : 0;
   }
 
@@ -535,20 +803,24 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
   }
 
   /**
-   * One bio on the wire, in stages run one after the other: an optional flush first ({@link
-   * Bio#PREFLUSH}), the data, an optional flush after (emulated FUA). Each stage is a carrier bio
-   * whose callback is this job; the data stage's requests (parts) are chained children of its
-   * carrier ({@link Bio#chainSlice}, {@link Bio#chain}), in flight together, the first error
-   * winning, and a single-part stage sends its carrier itself.
+   * One bio on the wire of one connection, in stages run one after the other: an optional flush
+   * first ({@link Bio#PREFLUSH}), the data, an optional flush after (emulated FUA). Each stage is a
+   * carrier bio whose callback is this job; the data stage's requests (parts) are chained children
+   * of its carrier ({@link Bio#chainSlice}, {@link Bio#chain}), in flight together, the first error
+   * winning, and a single-part stage sends its carrier itself. A stage after the connection is gone
+   * fails with TRANSPORT, even if the device has reconnected meanwhile (the flush before it was
+   * answered by a connection, and a server, that no longer exist).
    */
   private final class Job implements BioCallback {
+    final Conn c;
     final Bio bio;
     final int type;
     final int cmdFlags;
     final boolean postflush;
     int stage; // 0 = data, 1 = preflush, 2 = postflush
 
-    Job(Bio bio, int type, int cmdFlags, boolean postflush) {
+    Job(Conn c, Bio bio, int type, int cmdFlags, boolean postflush) {
+      this.c = c;
       this.bio = bio;
       this.type = type;
       this.cmdFlags = cmdFlags;
@@ -561,7 +833,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
 
     void sendFlush() {
-      send(new Part(Bio.flush(this), Nbd.CMD_FLUSH, 0, 0, 0, null));
+      c.send(new Part(Bio.flush(this), Nbd.CMD_FLUSH, 0, 0, 0, null));
     }
 
     void sendParts() {
@@ -572,7 +844,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
       Bio carrier = Bio.of(bio.op(), bio.flags(), bio.sector(), sectors, data, this);
       int max = type == Nbd.CMD_READ || type == Nbd.CMD_WRITE ? maxDataSectors : maxRangeSectors;
       if (sectors <= max) {
-        send(new Part(carrier, type, cmdFlags, offset, sectors << Bio.SECTOR_SHIFT, data));
+        c.send(new Part(carrier, type, cmdFlags, offset, sectors << Bio.SECTOR_SHIFT, data));
         return;
       }
       for (int done = 0; done < sectors; ) {
@@ -583,7 +855,7 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
                 : carrier.chain(bio.op(), bio.flags(), bio.sector() + done, k, null);
         ByteBuffer d =
             data == null ? null : data.slice(done << Bio.SECTOR_SHIFT, k << Bio.SECTOR_SHIFT);
-        send(
+        c.send(
             new Part(
                 part,
                 type,
@@ -634,119 +906,169 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
     }
   }
 
-  private void send(Part p) {
-    long cookie = cookies.incrementAndGet();
-    pending.put(cookie, p);
-    if (broken) {
-      if (pending.remove(cookie) != null) {
-        p.done(BlockStatus.TRANSPORT);
-      }
-      return;
-    }
-    ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
-    h.putInt(Nbd.REQUEST_MAGIC).putShort((short) p.cmdFlags).putShort((short) p.type);
-    h.putLong(cookie).putLong(p.offset).putInt(p.length).flip();
-    out.add(h, p.type == Nbd.CMD_WRITE ? p.data : null);
-    if (Thread.currentThread() == reader) {
-      // A request sent from the reply reader (the next stage of a flush/FUA job, or a bio a
-      // completion submits) must not block it: a server that stops reading until its replies are
-      // read would then wait for us for ever. The writer thread drains instead.
-      writer.execute(this::drain);
-      return;
-    }
-    drain();
-  }
-
-  private void drain() {
-    out.drain();
-    if (out.isBroken()) {
-      fail("sending failed: " + out.failure());
-    }
-  }
-
   // ---------------------------------------------------------------------------------------------
-  // Replies
+  // One connection
 
-  private void readReplies() {
-    Part current = null; // taken out of pending, its payload still being read
-    try {
-      while (true) {
-        ByteBuffer h = in.ensure(Nbd.SIMPLE_REPLY_SIZE);
-        int magic = h.getInt();
-        if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
-          throw new NbdProtocolException(
-              "reply magic 0x" + Integer.toHexString(magic) + " (expected 0x67446698)");
+  /** One negotiated connection: its socket, its requests in flight and its reply reader. */
+  private final class Conn {
+    final SocketChannel ch;
+    final TlsChannel tls; // null without TLS
+    final ChannelInput in;
+    final Outbox out;
+    final int flags;
+    final Thread reader;
+    final ConcurrentHashMap<Long, Part> pending = new ConcurrentHashMap<>();
+    volatile boolean broken;
+    private boolean lost; // guarded by this: fail() ran
+    volatile String brokenReason;
+    volatile boolean serverShuttingDown;
+
+    Conn(Session s) {
+      this.ch = s.ch;
+      this.tls = s.tls;
+      this.in = s.in;
+      this.flags = s.flags;
+      this.out = new Outbox(tls == null ? ch : tls, name(), null);
+      this.reader = new Thread(this::readReplies, threadName);
+      reader.setDaemon(true);
+    }
+
+    void send(Part p) {
+      long cookie = cookies.incrementAndGet();
+      pending.put(cookie, p);
+      if (broken) {
+        if (pending.remove(cookie) != null) {
+          p.done(BlockStatus.TRANSPORT);
         }
-        int error = h.getInt();
-        long cookie = h.getLong();
-        Part p = pending.remove(cookie);
-        if (p == null) {
-          throw new NbdProtocolException("reply for cookie " + cookie + ", which is not in flight");
+        return;
+      }
+      ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
+      h.putInt(Nbd.REQUEST_MAGIC).putShort((short) p.cmdFlags).putShort((short) p.type);
+      h.putLong(cookie).putLong(p.offset).putInt(p.length).flip();
+      out.add(h, p.type == Nbd.CMD_WRITE ? p.data : null);
+      if (Thread.currentThread() == reader) {
+        // A request sent from the reply reader (the next stage of a flush/FUA job, or a bio a
+        // completion submits) must not block it: a server that stops reading until its replies
+        // are read would then wait for us for ever. The writer thread drains instead.
+        writer.execute(this::drain);
+        return;
+      }
+      drain();
+    }
+
+    void drain() {
+      out.drain();
+      if (out.isBroken()) {
+        fail("sending failed: " + out.failure());
+      }
+    }
+
+    void readReplies() {
+      Part current = null; // taken out of pending, its payload still being read
+      try {
+        while (true) {
+          ByteBuffer h = in.ensure(Nbd.SIMPLE_REPLY_SIZE);
+          int magic = h.getInt();
+          if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
+            throw new NbdProtocolException(
+                "reply magic 0x" + Integer.toHexString(magic) + " (expected 0x67446698)");
+          }
+          int error = h.getInt();
+          long cookie = h.getLong();
+          Part p = pending.remove(cookie);
+          if (p == null) {
+            throw new NbdProtocolException(
+                "reply for cookie " + cookie + ", which is not in flight");
+          }
+          if (p.type == Nbd.CMD_READ && error == 0) {
+            current = p;
+            in.readFully(p.data);
+            current = null;
+          }
+          BlockStatus s = Nbd.statusOf(error);
+          if (error == Nbd.ESHUTDOWN && !serverShuttingDown) {
+            // proto.md: the server still answers what it has; only new requests are pointless
+            serverShuttingDown = true;
+            LOG.log(
+                System.Logger.Level.WARNING,
+                "{0}: the server is shutting down (NBD_ESHUTDOWN); new I/O fails with TRANSPORT",
+                name());
+          }
+          p.done(s);
         }
-        if (p.type == Nbd.CMD_READ && error == 0) {
-          current = p;
-          in.readFully(p.data);
-          current = null;
+      } catch (EOFException e) {
+        fail(closing ? "closed" : "the server closed the connection");
+      } catch (IOException e) {
+        fail(closing ? "closed" : e.getMessage());
+      } catch (RuntimeException | Error e) {
+        LOG.log(System.Logger.Level.ERROR, name() + ": reader failed", e);
+        fail("internal error: " + e);
+      }
+      if (current != null) {
+        // the connection ended in the middle of this read's payload: fail() no longer sees it
+        current.done(BlockStatus.TRANSPORT);
+      }
+    }
+
+    /**
+     * The connection is gone: every request in flight and every later one fails with TRANSPORT, and
+     * the device starts reconnecting if it was asked to.
+     */
+    void fail(String reason) {
+      boolean first = false;
+      synchronized (this) {
+        if (!lost) {
+          lost = true;
+          brokenReason = reason;
+          first = true;
         }
-        BlockStatus s = Nbd.statusOf(error);
-        if (error == Nbd.ESHUTDOWN && !serverShuttingDown) {
-          // proto.md: the server still answers what it has; only new requests are pointless
-          serverShuttingDown = true;
+      }
+      if (first) {
+        connectionLost(this); // first: whoever sees the device broken sees the attempt scheduled
+        broken = true;
+        out.markBroken();
+        NbdServer.closeQuietly(ch); // the reader, if still reading, stops
+        if (!closing) {
           LOG.log(
               System.Logger.Level.WARNING,
-              "{0}: the server is shutting down (NBD_ESHUTDOWN); new I/O fails with TRANSPORT",
-              name());
+              "{0}: connection lost ({1}); I/O fails with TRANSPORT{2}",
+              name(),
+              reason,
+              reconnect == null ? "" : " until it reconnects");
         }
-        p.done(s);
       }
-    } catch (EOFException e) {
-      fail(closing ? "closed" : "the server closed the connection");
-    } catch (IOException e) {
-      fail(closing ? "closed" : e.getMessage());
-    } catch (RuntimeException | Error e) {
-      LOG.log(System.Logger.Level.ERROR, name() + ": reader failed", e);
-      fail("internal error: " + e);
-    }
-    if (current != null) {
-      // the connection ended in the middle of this read's payload: fail() no longer sees it
-      current.done(BlockStatus.TRANSPORT);
-    }
-  }
-
-  /** The connection is gone: every request in flight and every later bio fails with TRANSPORT. */
-  private void fail(String reason) {
-    if (!broken) {
-      brokenReason = reason;
-      broken = true;
-      out.markBroken();
-      if (!closing) {
-        LOG.log(
-            System.Logger.Level.WARNING,
-            "{0}: connection lost ({1}); I/O fails with TRANSPORT",
-            name(),
-            reason);
-      }
-    }
-    List<Long> cookies = new ArrayList<>(pending.keySet());
-    for (Long c : cookies) {
-      Part p = pending.remove(c);
-      if (p != null) {
-        p.done(BlockStatus.TRANSPORT);
+      List<Long> cookies = new ArrayList<>(pending.keySet());
+      for (Long c : cookies) {
+        Part p = pending.remove(c);
+        if (p != null) {
+          p.done(BlockStatus.TRANSPORT);
+        }
       }
     }
   }
 
-  /** Why the connection is gone, or {@code null}. */
+  /** Why the connection is gone, or {@code null} while there is one. */
   public String brokenReason() {
-    return brokenReason;
+    return conn.brokenReason;
   }
 
   @Override
   protected void doClose() throws IOException {
-    closing = true;
+    SocketChannel abort;
+    synchronized (lock) {
+      closing = true;
+      abort = dialling;
+    }
+    if (reconnector != null) {
+      if (abort != null) {
+        NbdServer.closeQuietly(abort); // a reconnection under way gives up
+      }
+      reconnector.shutdown(); // calls off the next attempt and waits for one running
+    }
+    Conn c = conn;
     long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
     synchronized (idle) {
-      while (outstanding.get() > 0 && !broken) {
+      while (outstanding.get() > 0 && !c.broken) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           LOG.log(
@@ -764,39 +1086,39 @@ public final class NbdBlockDevice extends AbstractBlockDevice {
         }
       }
     }
-    if (!broken) {
+    if (!c.broken) {
       ByteBuffer h = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
       h.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC);
       h.putLong(cookies.incrementAndGet()).putLong(0).putInt(0).flip();
-      out.add(h, null);
-      out.drain();
-      if (tls != null && !out.isBroken()) {
+      c.out.add(h, null);
+      c.out.drain();
+      if (c.tls != null && !c.out.isBroken()) {
         try {
-          tls.closeOutbound();
+          c.tls.closeOutbound();
         } catch (IOException e) {
           LOG.log(
               System.Logger.Level.DEBUG, "{0}: no TLS close_notify: {1}", name(), e.getMessage());
         }
       }
       try {
-        ch.shutdownOutput();
+        c.ch.shutdownOutput();
       } catch (IOException e) {
         LOG.log(System.Logger.Level.DEBUG, "shutdownOutput failed", e);
       }
     }
     // the server closes after NBD_CMD_DISC; the reader then sees the end of the stream
     try {
-      reader.join(JOIN_MILLIS);
+      c.reader.join(JOIN_MILLIS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    ch.close();
+    c.ch.close();
     try {
-      reader.join(JOIN_MILLIS);
+      c.reader.join(JOIN_MILLIS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    fail("closed");
+    c.fail("closed");
     writer.shutdown();
   }
 }

@@ -1,6 +1,7 @@
 package io.jdm.nbd;
 
 import io.jdm.core.BlockDevice;
+import io.jdm.core.Clock;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.DeviceResolver;
 import java.io.IOException;
@@ -16,17 +17,48 @@ import java.io.IOException;
  * NbdDeviceResolver.install(dm);
  * dm.create("wide", "0 262144 striped 2 128 nbd://host-a/disk 0 nbd://host-b/disk 0");
  * }</pre>
+ *
+ * <p>A URI may ask the device to reconnect once its server goes away ({@code reconnect=1}, {@code
+ * reconnect-interval=SECONDS}, {@code reconnect-max-interval=SECONDS}: {@link NbdReconnect}); a
+ * resolver made with a default reconnection applies it to every URI that does not say. The backoff
+ * is timed by the resolver's clock, the device mapper's for {@link #install}.
  */
 public final class NbdDeviceResolver implements DeviceResolver {
   /** The kernel's NBD major number, for {@code dmsetup deps}-style output. */
   public static final int NBD_MAJOR = 43;
 
-  /** A resolver; add it with {@link DeviceMapper#addResolver} or use {@link #install}. */
-  public NbdDeviceResolver() {}
+  private final Clock clock; // null: the system clock
+  private final NbdReconnect defaultReconnect; // null: only where a URI asks
 
-  /** Adds an NBD resolver to {@code dm} and returns {@code dm}. */
+  /**
+   * A resolver whose devices time reconnections by the system clock; add it with {@link
+   * DeviceMapper#addResolver} or use {@link #install}.
+   */
+  public NbdDeviceResolver() {
+    this(null, null);
+  }
+
+  /**
+   * A resolver whose devices time reconnections by {@code clock} ({@code null}: the system clock)
+   * and reconnect as {@code defaultReconnect} says where a URI does not ask for a reconnection
+   * ({@code null}: only where it asks).
+   */
+  public NbdDeviceResolver(Clock clock, NbdReconnect defaultReconnect) {
+    this.clock = clock;
+    this.defaultReconnect = defaultReconnect;
+  }
+
+  /** Adds an NBD resolver on {@code dm}'s clock to {@code dm} and returns {@code dm}. */
   public static DeviceMapper install(DeviceMapper dm) {
-    dm.addResolver(new NbdDeviceResolver());
+    return install(dm, null);
+  }
+
+  /**
+   * Adds an NBD resolver on {@code dm}'s clock to {@code dm}, its devices reconnecting as {@code
+   * defaultReconnect} says unless their URI asks otherwise, and returns {@code dm}.
+   */
+  public static DeviceMapper install(DeviceMapper dm, NbdReconnect defaultReconnect) {
+    dm.addResolver(new NbdDeviceResolver(dm.clock(), defaultReconnect));
     return dm;
   }
 
@@ -50,7 +82,10 @@ public final class NbdDeviceResolver implements DeviceResolver {
     } catch (IllegalArgumentException e) {
       throw new IOException(e.getMessage(), e);
     }
-    return NbdBlockDevice.open(uri, readOnly);
+    if (uri.reconnect() == null && defaultReconnect != null) {
+      uri = uri.withReconnect(defaultReconnect);
+    }
+    return NbdBlockDevice.open(uri, readOnly, clock);
   }
 
   @Override

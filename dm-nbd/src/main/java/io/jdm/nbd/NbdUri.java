@@ -31,6 +31,14 @@ import java.util.Objects;
  * tls-verify-peer=1} and {@code tls-type=x509} are accepted as the defaults they are; not verifying
  * the server, PSK and other parameters are refused. vsock is not supported.
  *
+ * <p>Reconnection (a jdm extension; qemu's {@code reconnect-delay} is the model): {@code
+ * reconnect=1} makes the device reconnect in the background with {@link NbdReconnect#DEFAULT}'s
+ * backoff once its server goes away, {@code reconnect-interval=SECONDS} and {@code
+ * reconnect-max-interval=SECONDS} set the backoff (and imply {@code reconnect=1}). qemu's {@code
+ * reconnect-delay=0} is accepted as {@code reconnect=1}: while the connection is down, requests
+ * fail at once, as with qemu's default of 0; a longer delay (qemu pauses requests that long) is
+ * refused, since jdm never pauses them (a multipath device needs the failure to try another path).
+ *
  * @param host TCP host, {@code null} for a Unix socket
  * @param port TCP port
  * @param socket Unix socket path, {@code null} for TCP
@@ -38,6 +46,7 @@ import java.util.Objects;
  * @param tls the connection must use TLS ({@code nbds}, {@code nbds+unix})
  * @param tlsCertificates {@code tls-certificates}, or {@code null}; only with {@code tls}
  * @param tlsHostname {@code tls-hostname}, or {@code null}; only with {@code tls}
+ * @param reconnect how to reconnect once the server goes away, or {@code null}: never
  */
 public record NbdUri(
     String host,
@@ -46,7 +55,8 @@ public record NbdUri(
     String export,
     boolean tls,
     Path tlsCertificates,
-    String tlsHostname) {
+    String tlsHostname,
+    NbdReconnect reconnect) {
 
   public NbdUri {
     Objects.requireNonNull(export, "export");
@@ -63,7 +73,24 @@ public record NbdUri(
 
   /** A URI without TLS. */
   public NbdUri(String host, int port, Path socket, String export) {
-    this(host, port, socket, export, false, null, null);
+    this(host, port, socket, export, false, null, null, null);
+  }
+
+  /** A URI without reconnection. */
+  public NbdUri(
+      String host,
+      int port,
+      Path socket,
+      String export,
+      boolean tls,
+      Path tlsCertificates,
+      String tlsHostname) {
+    this(host, port, socket, export, tls, tlsCertificates, tlsHostname, null);
+  }
+
+  /** This URI reconnecting as {@code r} says ({@code null}: never). */
+  public NbdUri withReconnect(NbdReconnect r) {
+    return new NbdUri(host, port, socket, export, tls, tlsCertificates, tlsHostname, r);
   }
 
   /**
@@ -71,7 +98,7 @@ public record NbdUri(
    * ({@code null}: the JDK's default trust store, no client certificate).
    */
   public NbdUri withTls(Path certificates) {
-    return new NbdUri(host, port, socket, export, true, certificates, tlsHostname);
+    return new NbdUri(host, port, socket, export, true, certificates, tlsHostname, reconnect);
   }
 
   /** {@code nbd://host:port/export}. */
@@ -113,6 +140,9 @@ public record NbdUri(
     String socket = null;
     Path tlsCertificates = null;
     String tlsHostname = null;
+    boolean reconnect = false;
+    java.time.Duration interval = null;
+    java.time.Duration maxInterval = null;
     String query = u.getRawQuery();
     if (query != null && !query.isEmpty()) {
       for (String param : query.split("&")) {
@@ -125,6 +155,34 @@ public record NbdUri(
                     param.substring(eq + 1).replace("+", "%2B"), StandardCharsets.UTF_8);
         if (key.equals("socket")) {
           socket = value;
+        } else if (key.equals("reconnect")) {
+          if (!value.equals("1") && !value.equals("0")) {
+            throw bad(uri, "reconnect=" + value + " (expected 1 or 0)");
+          }
+          reconnect = value.equals("1");
+        } else if (key.equals("reconnect-delay")) {
+          if (!value.equals("0")) {
+            throw bad(
+                uri,
+                "reconnect-delay="
+                    + value
+                    + ": jdm never pauses requests while it reconnects, they fail at once (a"
+                    + " multipath device then tries another path); only reconnect-delay=0");
+          }
+          reconnect = true;
+        } else if (key.equals("reconnect-interval") || key.equals("reconnect-max-interval")) {
+          java.time.Duration d;
+          try {
+            d = NbdReconnect.parseSeconds(key, value);
+          } catch (IllegalArgumentException e) {
+            throw bad(uri, e.getMessage());
+          }
+          if (key.equals("reconnect-interval")) {
+            interval = d;
+          } else {
+            maxInterval = d;
+          }
+          reconnect = true;
         } else if (key.startsWith("tls") && !tls) {
           throw bad(uri, "TLS parameter '" + key + "' belongs to nbds:// and nbds+unix:// URIs");
         } else if (key.equals("tls-certificates")) {
@@ -148,7 +206,12 @@ public record NbdUri(
                   + "' is not supported (jdm knows: tls-certificates, tls-hostname,"
                   + " tls-verify-peer=1, tls-type=x509)");
         } else {
-          throw bad(uri, "unknown query parameter '" + key + "' (jdm knows: socket, tls-*)");
+          throw bad(
+              uri,
+              "unknown query parameter '"
+                  + key
+                  + "' (jdm knows: socket, tls-*, reconnect, reconnect-delay=0,"
+                  + " reconnect-interval, reconnect-max-interval)");
         }
       }
     }
@@ -187,10 +250,30 @@ public record NbdUri(
       default:
         throw bad(uri, "scheme '" + scheme + "' (expected nbd, nbd+unix, nbds or nbds+unix)");
     }
-    return tls
-        ? new NbdUri(
-            plain.host, plain.port, plain.socket, export, true, tlsCertificates, tlsHostname)
-        : plain;
+    NbdReconnect r = null;
+    if (reconnect) {
+      java.time.Duration i = interval != null ? interval : NbdReconnect.DEFAULT.interval();
+      java.time.Duration m =
+          maxInterval != null
+              ? maxInterval
+              : i.compareTo(NbdReconnect.DEFAULT.maxInterval()) > 0
+                  ? i
+                  : NbdReconnect.DEFAULT.maxInterval();
+      try {
+        r = new NbdReconnect(i, m);
+      } catch (IllegalArgumentException e) {
+        throw bad(uri, e.getMessage());
+      }
+    }
+    return new NbdUri(
+        plain.host,
+        plain.port,
+        plain.socket,
+        export,
+        tls,
+        tls ? tlsCertificates : null,
+        tls ? tlsHostname : null,
+        r);
   }
 
   private static String exportOf(String uri, URI u) {
@@ -226,6 +309,14 @@ public record NbdUri(
     }
     if (tlsHostname != null) {
       q.append("&tls-hostname=").append(encodeQuery(tlsHostname));
+    }
+    if (reconnect != null) {
+      if (reconnect.equals(NbdReconnect.DEFAULT)) {
+        q.append("&reconnect=1");
+      } else {
+        q.append("&reconnect-interval=").append(NbdReconnect.seconds(reconnect.interval()));
+        q.append("&reconnect-max-interval=").append(NbdReconnect.seconds(reconnect.maxInterval()));
+      }
     }
     String query = q.length() == 0 ? "" : "?" + q.substring(1);
     String scheme = tls ? "nbds" : "nbd";
