@@ -274,6 +274,16 @@ class JdmsetupOptionsTest {
   }
 
   @Test
+  void targetLogLinesNameTheDevice() throws IOException {
+    cli.run("create", "first", "--table", "0 8 zero").ok();
+    cli.run("create", "dusty", "--table", "0 64 dust " + disk + " 0 512").ok();
+    cli.run("message", "dusty", "0", "addbadblock", "5").ok();
+    assertThat(java.nio.file.Files.readString(dir.logFile()))
+        .contains(
+            " INFO device-mapper: dust: dm-1: dust_add_block: badblock added at block 5 with write fail count 0\n");
+  }
+
+  @Test
   void extraArgumentsAreRefused() {
     cli.run("create", "vol", "--table", "0 100 zero").ok();
     String[][] cmds = {
