@@ -12,6 +12,8 @@ module io.jdm.cli {
 
   exports io.jdm.cli;
 
+  uses io.jdm.core.TargetType;
+
   opens io.jdm.cli to
       info.picocli;
 }

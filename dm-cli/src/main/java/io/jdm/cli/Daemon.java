@@ -102,6 +102,8 @@ public final class Daemon implements AutoCloseable {
    *     server-key.pem}, and {@code ca-cert.pem} to require client certificates signed by it): NBD
    *     over TCP then requires TLS; {@code null} for none
    * @param readOnlyExports names of devices exported read-only over NBD, whatever the device
+   * @param pluginPath folders of jars holding the user's target types ({@link Plugins}); a user's
+   *     type wins over one jdm ships under the same name
    */
   public record Options(
       List<InetSocketAddress> listen,
@@ -113,10 +115,12 @@ public final class Daemon implements AutoCloseable {
       Clock clock,
       String trustedUser,
       Path tls,
-      Set<String> readOnlyExports) {
+      Set<String> readOnlyExports,
+      List<Path> pluginPath) {
     /** Checks the values. */
     public Options {
       listen = List.copyOf(listen);
+      pluginPath = List.copyOf(pluginPath);
       readOnlyExports = Set.copyOf(readOnlyExports);
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
@@ -168,8 +172,15 @@ public final class Daemon implements AutoCloseable {
       private String trustedUser = System.getProperty("user.name");
       private Path tls;
       private final Set<String> readOnlyExports = new java.util.HashSet<>();
+      private final List<Path> pluginPath = new ArrayList<>();
 
       private Builder() {}
+
+      /** Loads the user's target types from the jars in {@code folder} ({@link Plugins}). */
+      public Builder pluginFolder(Path folder) {
+        pluginPath.add(Objects.requireNonNull(folder, "folder"));
+        return this;
+      }
 
       /**
        * Requires TLS for NBD over TCP, with the credentials in {@code dir} (see {@link
@@ -240,7 +251,8 @@ public final class Daemon implements AutoCloseable {
             clock,
             trustedUser,
             tls,
-            readOnlyExports);
+            readOnlyExports,
+            pluginPath);
       }
     }
   }
@@ -319,7 +331,8 @@ public final class Daemon implements AutoCloseable {
           ByteBuffer.wrap(
               (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
           0);
-      DeviceMapper.Builder dmb = DeviceMapper.builder();
+      DeviceMapper.Builder dmb =
+          DeviceMapper.builder().registry(Plugins.registry(options.pluginPath()));
       if (options.clock() != null) {
         dmb.clock(options.clock());
       }

@@ -180,6 +180,14 @@ public final class Jdmsetup {
           boolean background,
       @Option(names = "--stop", description = "Stop the running daemon and wait until it has.")
           boolean stop,
+      @Option(
+              names = "--plugin-path",
+              paramLabel = "DIR[:DIR...]",
+              description =
+                  "Folders of jars with your own target types (TargetType providers found by"
+                      + " ServiceLoader), before $JDM_PLUGIN_PATH's; yours win over jdm's of the"
+                      + " same name (repeatable).")
+          List<String> pluginPath,
       @Option(names = "--notify-ready", hidden = true) boolean notifyReady)
       throws IOException, InterruptedException {
     RuntimeDir dir = runtimeDir();
@@ -187,6 +195,7 @@ public final class Jdmsetup {
       return call(Protocol.Request.of("shutdown").build(), null);
     }
     Daemon.Options.Builder ob = Daemon.Options.builder().allowRemote(allowRemote);
+    Plugins.folders(pluginPath, env).forEach(ob::pluginFolder);
     if (tls != null) {
       ob.tls(tls.toAbsolutePath());
     }
@@ -224,6 +233,12 @@ public final class Jdmsetup {
       }
       if (readOnlyExports != null) {
         readOnlyExports.forEach(n -> pass.addAll(List.of("--export-readonly", n)));
+      }
+      if (pluginPath != null) {
+        // absolute: the daemon may run elsewhere; $JDM_PLUGIN_PATH reaches it through the
+        // environment
+        Plugins.folders(pluginPath, Map.of())
+            .forEach(p -> pass.addAll(List.of("--plugin-path", p.toString())));
       }
       return Background.start(dir, pass, out, err);
     }
