@@ -5,6 +5,7 @@ import io.jdm.core.FileBlockDevice;
 import io.jdm.crypto.luks.Luks;
 import io.jdm.crypto.luks.LuksFormatOptions;
 import io.jdm.crypto.luks.Pbkdf;
+import io.jdm.crypto.luks.PbkdfBenchmark;
 import io.jdm.nbd.NbdBlockDevice;
 import java.io.IOException;
 import java.io.InputStream;
@@ -878,6 +879,14 @@ public final class Jdmsetup {
           Long iterations,
       @Option(names = "--pbkdf-memory", description = "Argon2 memory in KiB.") Long memoryKiB,
       @Option(names = "--pbkdf-parallel", description = "Argon2 threads.") Integer parallel,
+      @Option(
+              names = "--iter-time",
+              paramLabel = "MS",
+              description =
+                  "Benchmark the PBKDF here and choose costs taking MS milliseconds, as"
+                      + " cryptsetup does (--pbkdf-memory is then the memory bound). Without it"
+                      + " and without explicit costs, jdm's fixed defaults.")
+          Long iterTime,
       @Option(names = "--sector-size", defaultValue = "512") int sectorSize,
       @Option(names = "--uuid") String uuid,
       @Option(names = "--label") String label,
@@ -910,7 +919,23 @@ public final class Jdmsetup {
             .keySizeBits(keySize)
             .hash(hash)
             .sectorSize(sectorSize);
-    if (pbkdf != null || iterations != null || memoryKiB != null || parallel != null) {
+    if (iterTime != null && iterations == null) {
+      String kind = pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf;
+      PbkdfBenchmark.Runner runner = PbkdfBenchmark.system();
+      if (kind.equals("pbkdf2")) {
+        b.pbkdf(PbkdfBenchmark.pbkdf2(hash, iterTime, runner));
+      } else if (kind.equals("argon2id") || kind.equals("argon2i")) {
+        int lanes =
+            parallel != null
+                ? parallel
+                : Math.min(Pbkdf.ARGON2_MAX_PARALLEL, Runtime.getRuntime().availableProcessors());
+        long max = memoryKiB != null ? memoryKiB : PbkdfBenchmark.DEFAULT_MAX_MEMORY_KIB;
+        b.pbkdf(PbkdfBenchmark.argon2(kind.equals("argon2id"), iterTime, max, lanes, runner));
+      } else {
+        throw new IllegalArgumentException(
+            "unknown --pbkdf " + kind + " (argon2id, argon2i or pbkdf2)");
+      }
+    } else if (pbkdf != null || iterations != null || memoryKiB != null || parallel != null) {
       b.pbkdf(
           pbkdf(
               pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf,
