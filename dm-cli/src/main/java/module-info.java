@@ -5,14 +5,15 @@
 module io.jdm.cli {
   requires transitive io.jdm.core;
   requires io.jdm.nbd;
-  requires io.jdm.targets; // MultipathTargetType.withPathChecker for --path-checker
   requires io.jdm.crypto;
-  requires io.jdm.targets;
+  requires io.jdm.targets; // verity verbs, MultipathTargetType.withPathChecker
   requires info.picocli;
   requires java.logging;
   requires jdk.net;
 
   exports io.jdm.cli;
+
+  uses io.jdm.core.TargetType;
 
   opens io.jdm.cli to
       info.picocli;

@@ -107,6 +107,8 @@ public final class Daemon implements AutoCloseable {
    * @param pathChecker how often multipath devices probe their failed paths and reinstate those
    *     that answer ({@link MultipathTargetType#withPathChecker}, a jdm extension); {@code null}:
    *     never, as the kernel (paths come back with the {@code reinstate_path} message)
+   * @param pluginPath folders of jars holding the user's target types ({@link Plugins}); a user's
+   *     type wins over one jdm ships under the same name
    */
   public record Options(
       List<InetSocketAddress> listen,
@@ -119,10 +121,12 @@ public final class Daemon implements AutoCloseable {
       String trustedUser,
       Path tls,
       Set<String> readOnlyExports,
-      Duration pathChecker) {
+      Duration pathChecker,
+      List<Path> pluginPath) {
     /** Checks the values. */
     public Options {
       listen = List.copyOf(listen);
+      pluginPath = List.copyOf(pluginPath);
       readOnlyExports = Set.copyOf(readOnlyExports);
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
@@ -179,8 +183,15 @@ public final class Daemon implements AutoCloseable {
       private Path tls;
       private final Set<String> readOnlyExports = new java.util.HashSet<>();
       private Duration pathChecker;
+      private final List<Path> pluginPath = new ArrayList<>();
 
       private Builder() {}
+
+      /** Loads the user's target types from the jars in {@code folder} ({@link Plugins}). */
+      public Builder pluginFolder(Path folder) {
+        pluginPath.add(Objects.requireNonNull(folder, "folder"));
+        return this;
+      }
 
       /**
        * Multipath devices probe their failed paths every {@code interval} on the device mapper's
@@ -261,7 +272,8 @@ public final class Daemon implements AutoCloseable {
             trustedUser,
             tls,
             readOnlyExports,
-            pathChecker);
+            pathChecker,
+            pluginPath);
       }
     }
   }
@@ -340,7 +352,8 @@ public final class Daemon implements AutoCloseable {
           ByteBuffer.wrap(
               (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
           0);
-      DeviceMapper.Builder dmb = DeviceMapper.builder();
+      DeviceMapper.Builder dmb =
+          DeviceMapper.builder().registry(Plugins.registry(options.pluginPath()));
       if (options.clock() != null) {
         dmb.clock(options.clock());
       }

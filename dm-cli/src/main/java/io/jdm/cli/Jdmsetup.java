@@ -5,6 +5,7 @@ import io.jdm.core.FileBlockDevice;
 import io.jdm.crypto.luks.Luks;
 import io.jdm.crypto.luks.LuksFormatOptions;
 import io.jdm.crypto.luks.Pbkdf;
+import io.jdm.crypto.luks.PbkdfBenchmark;
 import io.jdm.nbd.NbdBlockDevice;
 import java.io.IOException;
 import java.io.InputStream;
@@ -109,7 +110,15 @@ public final class Jdmsetup {
     cl.setParameterExceptionHandler(
         (ex, args) -> {
           CommandLine c = ex.getCommandLine();
-          c.getErr().println(c.getCommandName() + ": " + ex.getMessage());
+          if (ex instanceof CommandLine.UnmatchedArgumentException
+              && c.getParent() != null
+              && ((CommandLine.UnmatchedArgumentException) ex)
+                  .getUnmatched().stream().noneMatch(a -> a.startsWith("-"))) {
+            // an extra positional argument: dmsetup's words, then the command's usage
+            c.getErr().println("Incorrect number of arguments.");
+          } else {
+            c.getErr().println(c.getCommandName() + ": " + ex.getMessage());
+          }
           c.usage(c.getErr());
           return 1; // dmsetup exits 1 on bad usage too
         });
@@ -182,6 +191,14 @@ public final class Jdmsetup {
           boolean background,
       @Option(names = "--stop", description = "Stop the running daemon and wait until it has.")
           boolean stop,
+      @Option(
+              names = "--plugin-path",
+              paramLabel = "DIR[:DIR...]",
+              description =
+                  "Folders of jars with your own target types (TargetType providers found by"
+                      + " ServiceLoader), before $JDM_PLUGIN_PATH's; yours win over jdm's of the"
+                      + " same name (repeatable).")
+          List<String> pluginPath,
       @Option(names = "--notify-ready", hidden = true) boolean notifyReady)
       throws IOException, InterruptedException {
     RuntimeDir dir = runtimeDir();
@@ -189,6 +206,7 @@ public final class Jdmsetup {
       return call(Protocol.Request.of("shutdown").build(), null);
     }
     Daemon.Options.Builder ob = Daemon.Options.builder().allowRemote(allowRemote);
+    Plugins.folders(pluginPath, env).forEach(ob::pluginFolder);
     if (tls != null) {
       ob.tls(tls.toAbsolutePath());
     }
@@ -236,6 +254,12 @@ public final class Jdmsetup {
       }
       if (pathChecker != null) {
         pass.addAll(List.of("--path-checker", pathChecker.toString()));
+      }
+      if (pluginPath != null) {
+        // absolute: the daemon may run elsewhere; $JDM_PLUGIN_PATH reaches it through the
+        // environment
+        Plugins.folders(pluginPath, Map.of())
+            .forEach(p -> pass.addAll(List.of("--plugin-path", p.toString())));
       }
       return Background.start(dir, pass, out, err);
     }
@@ -340,6 +364,12 @@ public final class Jdmsetup {
               paramLabel = "UUID")
           String uuid)
       throws IOException {
+    if (table != null && notable) {
+      return commandLineError("--table and --notable are incompatible.");
+    }
+    if (file != null && (table != null || notable)) {
+      return incorrectArguments("create"); // dmsetup would silently ignore FILE
+    }
     String t = notable ? null : tableText(table, file);
     return call(
         Protocol.Request.of("create")
@@ -348,7 +378,87 @@ public final class Jdmsetup {
             .flag("readonly", readOnly)
             .arg("table", t)
             .build(),
-        name);
+        label(name, uuid, null));
+  }
+
+  /** dmsetup's answer to a bad switch: the reason, then {@code Couldn't process command line.} */
+  private int commandLineError(String reason) {
+    err.println(reason);
+    err.println("Couldn't process command line.");
+    return 1;
+  }
+
+  /** dmsetup's answer to a positional argument too many, with the command's usage. */
+  private int incorrectArguments(String command) {
+    err.println("Incorrect number of arguments.");
+    CommandLine root = commandLine(env, stdin, out, err);
+    root.getSubcommands().get(command).usage(err);
+    return 1;
+  }
+
+  /**
+   * What dmsetup's failure line names ({@code ioctl on NAME UUID(MAJ:MIN) failed}): the name, the
+   * uuid, the number asked for.
+   */
+  private static String label(String name, String uuid, Select sel) {
+    StringBuilder sb = new StringBuilder(name == null ? "" : name).append(' ');
+    if (uuid != null) {
+      sb.append(uuid);
+    } else if (name == null && sel != null && sel.uuid != null) {
+      sb.append(sel.uuid);
+    }
+    if (name == null && sel != null && sel.major != null && sel.uuid == null) {
+      sb.append('(').append(sel.major).append(':').append(sel.minor).append(')');
+    }
+    return sb.toString();
+  }
+
+  /**
+   * dmsetup's device selection: {@code -u UUID} or {@code -j MAJOR -m MINOR}, used when no device
+   * is named.
+   */
+  static final class Select {
+    @Option(
+        names = {"-u", "--uuid"},
+        paramLabel = "UUID",
+        description = "The device with this uuid (when no NAME is given).")
+    String uuid;
+
+    @Option(
+        names = {"-j", "--major"},
+        paramLabel = "MAJOR",
+        description = "With -m: the device with this number (when no NAME is given).")
+    Integer major;
+
+    @Option(
+        names = {"-m", "--minor"},
+        paramLabel = "MINOR",
+        description = "With -j: the device with this number.")
+    Integer minor;
+
+    boolean given() {
+      return uuid != null || major != null;
+    }
+
+    /** Adds the selection keys to a request that names no device. */
+    Protocol.Request.Builder to(Protocol.Request.Builder b) {
+      if (uuid != null) {
+        return b.arg("by_uuid", uuid);
+      }
+      if (major != null) {
+        return b.arg("by_major", Integer.toString(major)).arg("by_minor", Integer.toString(minor));
+      }
+      return b;
+    }
+  }
+
+  /** dmsetup refuses {@code -j} without {@code -m} and the other way round. */
+  private boolean badSelect(Select sel) {
+    if ((sel.major == null) != (sel.minor == null)) {
+      commandLineError("Please specify both major number and minor number.");
+      return true;
+    }
+    return false;
   }
 
   @Command(
@@ -361,6 +471,9 @@ public final class Jdmsetup {
       @Option(names = "--table", paramLabel = "TABLE") String table,
       @Option(names = {"-r", "--readonly"}) boolean readOnly)
       throws IOException {
+    if (file != null && table != null) {
+      return incorrectArguments("load");
+    }
     return call(
         Protocol.Request.of("load")
             .arg("name", name)
@@ -388,17 +501,21 @@ public final class Jdmsetup {
   @Command(name = "suspend", description = "Suspends a device (flushing unless --noflush).")
   int suspend(
       @Option(names = "--noflush") boolean noflush,
-      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
-    return each(names, n -> Protocol.Request.of("suspend").arg("name", n).flag("noflush", noflush));
+    return each(
+        names, sel, n -> Protocol.Request.of("suspend").arg("name", n).flag("noflush", noflush));
   }
 
   @Command(name = "resume", description = "Resumes a device, making an inactive table live.")
   int resume(
       @Option(names = "--noflush") boolean noflush,
-      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
-    return each(names, n -> Protocol.Request.of("resume").arg("name", n).flag("noflush", noflush));
+    return each(
+        names, sel, n -> Protocol.Request.of("resume").arg("name", n).flag("noflush", noflush));
   }
 
   @Command(name = "remove", description = "Removes a device.")
@@ -409,15 +526,75 @@ public final class Jdmsetup {
           boolean force,
       @Option(names = "--deferred", description = "Remove it when its last user closes it.")
           boolean deferred,
-      @Parameters(paramLabel = "NAME", arity = "1..*") List<String> names)
+      @Option(
+              names = "--retry",
+              description =
+                  "While the device is busy, try again (every 0.2 s, 25 times), as libdm does.")
+          boolean retry,
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
-    return each(
-        names,
+    PerName f =
         n ->
             Protocol.Request.of("remove")
                 .arg("name", n)
                 .flag("force", force)
-                .flag("deferred", deferred));
+                .flag("deferred", deferred);
+    if (!retry) {
+      return each(names, sel, f);
+    }
+    if (badSelect(sel)) {
+      return 1;
+    }
+    List<String> targets = names == null || names.isEmpty() ? singletonNull() : names;
+    if (targets.get(0) == null && !sel.given()) {
+      return noDevice();
+    }
+    int rc = 0;
+    for (String n : targets) {
+      Protocol.Request r = (n == null ? sel.to(f.request(null)) : f.request(n)).build();
+      Protocol.Response resp = send(r);
+      for (int i = 0; resp != null && busy(resp) && i < REMOVE_RETRIES; i++) {
+        retrySleeper.sleep();
+        resp = send(r);
+      }
+      rc |= answer(r, label(n, null, sel), resp, new StringBuilder());
+    }
+    return rc;
+  }
+
+  /** libdm's {@code DM_IOCTL_RETRIES}: how often {@code remove --retry} tries again. */
+  static final int REMOVE_RETRIES = 25;
+
+  /** Waits between {@code remove --retry} attempts; tests replace it. */
+  interface Sleeper {
+    void sleep();
+  }
+
+  /** libdm's {@code DM_RETRY_USLEEP_DELAY}: 200 ms. */
+  static volatile Sleeper retrySleeper =
+      () -> {
+        try {
+          Thread.sleep(200);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      };
+
+  private static boolean busy(Protocol.Response r) {
+    return !r.ok() && Errno.EBUSY.name().equals(r.errno());
+  }
+
+  private static List<String> singletonNull() {
+    List<String> l = new ArrayList<>();
+    l.add(null);
+    return l;
+  }
+
+  private int noDevice() {
+    err.println("No device specified.");
+    err.println("Command failed.");
+    return 1;
   }
 
   @Command(name = "remove_all", description = "Removes every device it can.")
@@ -445,66 +622,191 @@ public final class Jdmsetup {
   }
 
   @Command(name = "clear", description = "Drops the inactive table.")
-  int clear(@Parameters(paramLabel = "NAME") String name) throws IOException {
-    return call(Protocol.Request.of("clear").arg("name", name).build(), name);
+  int clear(
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    return each(names, sel, n -> Protocol.Request.of("clear").arg("name", n));
   }
 
-  @Command(name = "ls", description = "Lists devices with their numbers, or as a tree.")
-  int ls(@Option(names = "--tree") boolean tree) throws IOException {
-    return call(Protocol.Request.of("ls").flag("tree", tree).build(), null);
+  @Command(
+      name = "ls",
+      description = {
+        "Lists devices with their numbers (-o devno), mapped devices' names (-o devname) or kernel"
+            + " names (-o blkdevname), or as a tree.",
+        "--target TYPE: only devices with a target of that type (with -u or -j/-m: that device"
+            + " if it has one)."
+      })
+  int ls(
+      @Option(names = "--tree") boolean tree,
+      @Option(names = "--target", paramLabel = "TYPE") String target,
+      @Option(
+              names = {"-o", "--options"},
+              paramLabel = "OPTIONS")
+          String options,
+      @CommandLine.Mixin Select sel)
+      throws IOException {
+    if (badSelect(sel)) {
+      return 1;
+    }
+    String names = null;
+    if (options != null && !tree) {
+      names = devNameOption(options);
+      if (names == null) {
+        return 1;
+      }
+    }
+    Protocol.Request.Builder b =
+        Protocol.Request.of("ls").flag("tree", tree).arg("target", target).arg("names", names);
+    if (target != null) {
+      sel.to(b); // dmsetup's ls honours -u/-j only through its status path
+    }
+    return call(b.build(), target != null ? label(null, null, sel) : null);
+  }
+
+  /**
+   * dmsetup's {@code -o} for {@code ls} and {@code deps}: {@code devno}, {@code devname} or {@code
+   * blkdevname} (comma-separated, the last wins; prefixes accepted as dmsetup accepts them), or
+   * {@code null} with dmsetup's complaint printed.
+   */
+  private String devNameOption(String options) {
+    String kind = "devno";
+    for (String o : options.split(",", -1)) {
+      if (o.isEmpty()) {
+        break;
+      }
+      if ("devno".startsWith(o)) {
+        kind = "devno";
+      } else if ("blkdevname".startsWith(o)) {
+        kind = "blkdevname";
+      } else if ("devname".startsWith(o)) {
+        kind = "devname";
+      } else {
+        commandLineError("Option not recognised: " + options.substring(options.indexOf(o)) + ".");
+        return null;
+      }
+    }
+    return kind;
   }
 
   @Command(name = "table", description = "Prints live tables (crypt keys hidden).")
   int table(
       @Option(names = "--showkeys", description = "Show crypt keys.") boolean showKeys,
       @Option(names = "--inactive", description = "The inactive table.") boolean inactive,
+      @Option(
+              names = "--target",
+              paramLabel = "TYPE",
+              description = "Only the lines of targets of this type.")
+          String target,
+      @CommandLine.Mixin Select sel,
       @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
     return query(
-        Protocol.Request.of("table").flag("showkeys", showKeys).flag("inactive", inactive), names);
+        Protocol.Request.of("table")
+            .flag("showkeys", showKeys)
+            .flag("inactive", inactive)
+            .arg("target", target),
+        names,
+        sel);
   }
 
   @Command(name = "status", description = "Prints the targets' status lines.")
-  int status(@Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
-      throws IOException {
-    return query(Protocol.Request.of("status"), names);
-  }
-
-  @Command(name = "info", description = "Prints what dmsetup info prints.")
-  int info(
+  int status(
       @Option(
-              names = {"-c", "--columns"},
-              description = "One line per device.")
-          boolean columns,
+              names = "--target",
+              paramLabel = "TYPE",
+              description = "Only the lines of targets of this type.")
+          String target,
+      @CommandLine.Mixin Select sel,
       @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
       throws IOException {
-    Protocol.Request.Builder b = Protocol.Request.of("info").flag("columns", columns);
+    return query(Protocol.Request.of("status").arg("target", target), names, sel);
+  }
+
+  @Command(
+      name = "info",
+      description = {
+        "Prints what dmsetup info prints; with -c, dmsetup's report: -o FIELDS (+FIELDS adds to"
+            + " the default; -o help lists them), --noheadings, --separator, --nameprefixes."
+      })
+  int info(
+      @Option(
+              names = {"-c", "-C", "--columns"},
+              description = "One line per device.")
+          boolean columns,
+      @Option(
+              names = {"-o", "--options"},
+              paramLabel = "FIELDS")
+          String options,
+      @Option(names = "--noheadings", description = "No heading line (and ':' between fields).")
+          boolean noHeadings,
+      @Option(names = "--separator", paramLabel = "SEP") String separator,
+      @Option(names = "--nameprefixes", description = "DM_FIELD='value' words.")
+          boolean namePrefixes,
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    if (badSelect(sel)) {
+      return 1;
+    }
     if (!columns) {
-      return query(b, names);
+      // without -c, dmsetup reads -o as ls's and deps's device-name option
+      if (options != null && devNameOption(options) == null) {
+        return 1;
+      }
+      return query(Protocol.Request.of("info"), names, sel);
+    }
+    if (options != null && (options.equals("help") || options.equals("?"))) {
+      err.print(Report.help());
+      return 0;
+    }
+    Report report;
+    try {
+      report = Report.of(options, noHeadings, separator, namePrefixes);
+    } catch (Report.UnknownFieldException e) {
+      err.print(Report.help());
+      err.println(" ");
+      err.println("Unrecognised field: " + e.getMessage());
+      return 1;
     }
     // column alignment is the client's business, as in dmsetup: the daemon sends the fields
     StringBuilder sb = new StringBuilder();
-    int rc = query(b, names, sb);
-    List<String[]> rows = new ArrayList<>();
-    int width = 4;
+    int rc = query(Protocol.Request.of("report"), names, sel, sb);
+    if (sb.toString().equals("No devices found\n")) {
+      out.print(sb);
+      return rc;
+    }
     for (String line : sb.toString().split("\n")) {
-      String[] f = line.split(" ", -1);
-      if (f.length >= 8) {
-        rows.add(f);
-        width = Math.max(width, f[0].length());
+      if (line.startsWith("device ")) {
+        report.add(line);
       }
     }
-    String format = "%-" + width + "s %3s %3s %4s %4s %4s %6s %s%n";
-    out.printf(Locale.ROOT, format, "Name", "Maj", "Min", "Stat", "Open", "Targ", "Event ", "UUID");
-    for (String[] f : rows) {
-      out.printf(Locale.ROOT, format, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
-    }
+    out.print(report.render());
     return rc;
   }
 
-  @Command(name = "deps", description = "Prints the devices each device uses.")
-  int deps(@Parameters(paramLabel = "NAME", arity = "0..*") List<String> names) throws IOException {
-    return query(Protocol.Request.of("deps"), names);
+  @Command(
+      name = "deps",
+      description =
+          "Prints the devices each device uses: numbers, or with -o devname / -o blkdevname the"
+              + " mapped devices' names or kernel names.")
+  int deps(
+      @Option(
+              names = {"-o", "--options"},
+              paramLabel = "OPTIONS")
+          String options,
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME", arity = "0..*") List<String> names)
+      throws IOException {
+    String kind = null;
+    if (options != null) {
+      kind = devNameOption(options);
+      if (kind == null) {
+        return 1;
+      }
+    }
+    return query(
+        Protocol.Request.of("deps").arg("names", "devno".equals(kind) ? null : kind), names, sel);
   }
 
   @Command(name = "message", description = "Sends a message to the target at SECTOR.")
@@ -537,10 +839,30 @@ public final class Jdmsetup {
       name = "wait",
       description = "Waits until the device's event number differs from EVENT_NR (default 0).")
   int waitEvent(
-      @Parameters(index = "0", paramLabel = "NAME") String name,
-      @Parameters(index = "1", arity = "0..1", paramLabel = "EVENT_NR") String event)
+      @CommandLine.Mixin Select sel,
+      @Parameters(paramLabel = "NAME [EVENT_NR]", arity = "0..2") List<String> args)
       throws IOException {
-    return call(Protocol.Request.of("wait").arg("name", name).arg("event", event).build(), name);
+    if (badSelect(sel)) {
+      return 1;
+    }
+    List<String> a = args == null ? List.of() : args;
+    String name = null;
+    if (!sel.given()) {
+      if (a.isEmpty()) {
+        return noDevice();
+      }
+      name = a.get(0);
+      a = a.subList(1, a.size());
+    }
+    if (a.size() > 1) {
+      return incorrectArguments("wait");
+    }
+    String event = a.isEmpty() ? null : a.get(0);
+    Protocol.Request.Builder b = Protocol.Request.of("wait").arg("name", name).arg("event", event);
+    if (name == null) {
+      sel.to(b);
+    }
+    return call(b.build(), label(name, null, sel));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -577,6 +899,14 @@ public final class Jdmsetup {
           Long iterations,
       @Option(names = "--pbkdf-memory", description = "Argon2 memory in KiB.") Long memoryKiB,
       @Option(names = "--pbkdf-parallel", description = "Argon2 threads.") Integer parallel,
+      @Option(
+              names = "--iter-time",
+              paramLabel = "MS",
+              description =
+                  "Benchmark the PBKDF here and choose costs taking MS milliseconds, as"
+                      + " cryptsetup does (--pbkdf-memory is then the memory bound). Without it"
+                      + " and without explicit costs, jdm's fixed defaults.")
+          Long iterTime,
       @Option(names = "--sector-size", defaultValue = "512") int sectorSize,
       @Option(names = "--uuid") String uuid,
       @Option(names = "--label") String label,
@@ -609,7 +939,23 @@ public final class Jdmsetup {
             .keySizeBits(keySize)
             .hash(hash)
             .sectorSize(sectorSize);
-    if (pbkdf != null || iterations != null || memoryKiB != null || parallel != null) {
+    if (iterTime != null && iterations == null) {
+      String kind = pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf;
+      PbkdfBenchmark.Runner runner = PbkdfBenchmark.system();
+      if (kind.equals("pbkdf2")) {
+        b.pbkdf(PbkdfBenchmark.pbkdf2(hash, iterTime, runner));
+      } else if (kind.equals("argon2id") || kind.equals("argon2i")) {
+        int lanes =
+            parallel != null
+                ? parallel
+                : Math.min(Pbkdf.ARGON2_MAX_PARALLEL, Runtime.getRuntime().availableProcessors());
+        long max = memoryKiB != null ? memoryKiB : PbkdfBenchmark.DEFAULT_MAX_MEMORY_KIB;
+        b.pbkdf(PbkdfBenchmark.argon2(kind.equals("argon2id"), iterTime, max, lanes, runner));
+      } else {
+        throw new IllegalArgumentException(
+            "unknown --pbkdf " + kind + " (argon2id, argon2i or pbkdf2)");
+      }
+    } else if (pbkdf != null || iterations != null || memoryKiB != null || parallel != null) {
       b.pbkdf(
           pbkdf(
               pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf,
@@ -753,7 +1099,17 @@ public final class Jdmsetup {
     Protocol.Request.Builder request(String name);
   }
 
-  private int each(List<String> names, PerName f) throws IOException {
+  /** suspend, resume, remove, clear: each named device, or the one -u / -j -m selects. */
+  private int each(List<String> names, Select sel, PerName f) throws IOException {
+    if (badSelect(sel)) {
+      return 1;
+    }
+    if (names == null || names.isEmpty()) {
+      if (!sel.given()) {
+        return noDevice();
+      }
+      return call(sel.to(f.request(null)).build(), label(null, null, sel));
+    }
     int rc = 0;
     for (String n : names) {
       rc |= call(f.request(n).build(), n);
@@ -761,18 +1117,24 @@ public final class Jdmsetup {
     return rc;
   }
 
-  private int query(Protocol.Request.Builder b, List<String> names) throws IOException {
+  private int query(Protocol.Request.Builder b, List<String> names, Select sel) throws IOException {
+    if (badSelect(sel)) {
+      return 1;
+    }
     StringBuilder sb = new StringBuilder();
-    int rc = query(b, names, sb);
+    int rc = query(b, names, sel, sb);
     out.print(sb);
     return rc;
   }
 
-  /** info, table, status, deps: named devices one by one, as dmsetup does, or all. */
-  private int query(Protocol.Request.Builder b, List<String> names, StringBuilder body)
+  /**
+   * info, table, status, deps: named devices one by one, as dmsetup does (lines prefixed {@code
+   * NAME: } when there are several), the one -u / -j -m selects, or all.
+   */
+  private int query(Protocol.Request.Builder b, List<String> names, Select sel, StringBuilder body)
       throws IOException {
     if (names == null || names.isEmpty()) {
-      return call(b.build(), null, body);
+      return call(sel.to(b).build(), sel.given() ? label(null, null, sel) : null, body);
     }
     int rc = 0;
     Protocol.Request proto = b.build();
@@ -781,6 +1143,7 @@ public final class Jdmsetup {
       for (Map.Entry<String, String> a : proto.args()) {
         one.arg(a.getKey(), a.getValue());
       }
+      one.flag("prefix", names.size() > 1);
       rc |= call(one.arg("name", n).build(), n, body);
     }
     return rc;
@@ -796,7 +1159,10 @@ public final class Jdmsetup {
 
   /** Sends {@code r}; appends the answer to {@code body}, or prints dmsetup's failure text. */
   private int call(Protocol.Request r, String name, StringBuilder body) throws IOException {
-    Protocol.Response resp = send(r);
+    return answer(r, name, send(r), body);
+  }
+
+  private int answer(Protocol.Request r, String name, Protocol.Response resp, StringBuilder body) {
     if (resp == null) {
       return 1;
     }
@@ -818,7 +1184,8 @@ public final class Jdmsetup {
     }
   }
 
-  private static final List<String> QUERIES = List.of("info", "table", "status", "deps", "wait");
+  private static final List<String> QUERIES =
+      List.of("info", "report", "table", "status", "deps", "wait");
 
   void failure(String verb, String name, Protocol.Response r) {
     Errno errno = errno(r.errno());
@@ -826,6 +1193,7 @@ public final class Jdmsetup {
         errno == Errno.ENXIO
             && r.message().startsWith("device ")
             && r.message().endsWith(" does not exist");
+
     if (notFound && QUERIES.contains(verb)) {
       err.println("Device does not exist.");
     } else {
@@ -833,11 +1201,14 @@ public final class Jdmsetup {
           "device-mapper: "
               + r.ioctl()
               + " ioctl on "
-              + (name == null ? "" : name)
-              + "  failed: "
+              + (name == null ? " " : name.indexOf(' ') >= 0 ? name : name + " ")
+              + " failed: "
               + (errno == null ? r.errno() : errno.text()));
       if (!notFound && !r.message().isEmpty()) {
-        String where = r.ioctl().equals("reload") && name != null ? "table: " + name : "ioctl";
+        // the name alone (a label may carry a uuid or number) for "table: NAME:"
+        String bare =
+            name == null || name.indexOf(' ') < 0 ? name : name.substring(0, name.indexOf(' '));
+        String where = r.ioctl().equals("reload") && bare != null ? "table: " + bare : "ioctl";
         err.println("device-mapper: " + where + ": " + r.message());
       }
     }

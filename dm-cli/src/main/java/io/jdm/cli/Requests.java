@@ -1,5 +1,6 @@
 package io.jdm.cli;
 
+import io.jdm.core.DeviceInfo;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.DeviceNumber;
 import io.jdm.core.DmException;
@@ -57,6 +58,7 @@ final class Requests {
           "status",
           "info",
           "deps",
+          "report",
           "message",
           "wait",
           "shutdown");
@@ -98,6 +100,8 @@ final class Requests {
       case "ls":
       case "deps":
         return verb;
+      case "report":
+        return "info";
       case "wait":
         return "waitevent";
       case "remove_all":
@@ -122,16 +126,16 @@ final class Requests {
         create(r);
         return "";
       case "load":
-        dm.device(name(r)).load(TableSpec.parse(required(r, "table")), r.flag("readonly"));
+        select(r).load(TableSpec.parse(required(r, "table")), r.flag("readonly"));
         return "";
       case "suspend":
-        dm.device(name(r)).suspend(r.flag("noflush") ? SuspendMode.NOFLUSH : SuspendMode.FLUSH);
+        select(r).suspend(r.flag("noflush") ? SuspendMode.NOFLUSH : SuspendMode.FLUSH);
         return "";
       case "resume":
-        dm.device(name(r)).resume(r.flag("noflush") ? SuspendMode.NOFLUSH : SuspendMode.FLUSH);
+        select(r).resume(r.flag("noflush") ? SuspendMode.NOFLUSH : SuspendMode.FLUSH);
         return "";
       case "remove":
-        dm.remove(name(r), removeOptions(r));
+        dm.remove(select(r).name(), removeOptions(r));
         return "";
       case "remove_all":
         return removeAll(r);
@@ -139,24 +143,26 @@ final class Requests {
         rename(r);
         return "";
       case "clear":
-        dm.device(name(r)).clear();
+        select(r).clear();
         return "";
       case "ls":
-        return r.flag("tree") ? tree() : dm.ls();
+        return ls(r);
       case "table":
         return perDevice(
             r,
             md -> {
               String t = r.flag("inactive") ? md.inactiveTable() : md.table();
-              return r.flag("showkeys") ? t : Keys.hide(t);
+              return onlyTarget(r, r.flag("showkeys") ? t : Keys.hide(t));
             });
       case "status":
-        return perDevice(r, MappedDevice::status);
+        return perDevice(r, md -> onlyTarget(r, md.status()));
       case "info":
         return perDevice(
             r, md -> r.flag("columns") ? md.info().toColumns() + "\n" : md.info().toString());
       case "deps":
-        return perDevice(r, Requests::deps);
+        return perDevice(r, md -> deps(md, r.get("names")));
+      case "report":
+        return perDevice(r, this::report);
       case "message":
         return message(r);
       case "wait":
@@ -184,6 +190,119 @@ final class Requests {
 
   private static String name(Protocol.Request r) {
     return required(r, "name");
+  }
+
+  /**
+   * The device a request names: {@code name}, else dmsetup's {@code -u} ({@code by_uuid}), else its
+   * {@code -j}/{@code -m} ({@code by_major}, {@code by_minor}).
+   */
+  private MappedDevice select(Protocol.Request r) {
+    String n = r.get("name");
+    if (n != null) {
+      return dm.device(n);
+    }
+    String uuid = r.get("by_uuid");
+    if (uuid != null) {
+      return dm.findByUuid(uuid)
+          .orElseThrow(
+              () -> new DmException(Errno.ENXIO, "device with uuid " + uuid + " does not exist"));
+    }
+    String major = r.get("by_major");
+    String minor = r.get("by_minor");
+    if (major != null && minor != null) {
+      for (MappedDevice md : dm.list()) {
+        if (Integer.toString(md.number().major()).equals(major)
+            && Integer.toString(md.number().minor()).equals(minor)) {
+          return md;
+        }
+      }
+      throw new DmException(Errno.ENXIO, "device " + major + ":" + minor + " does not exist");
+    }
+    throw new IllegalArgumentException(r.verb() + ": missing name=");
+  }
+
+  private static boolean selects(Protocol.Request r) {
+    return r.get("name") != null || r.get("by_uuid") != null || r.get("by_major") != null;
+  }
+
+  /**
+   * dmsetup's {@code --target TYPE}: only the lines of {@code text} (table or status lines, {@code
+   * START LENGTH TYPE ...}) of that type.
+   */
+  private static String onlyTarget(Protocol.Request r, String text) {
+    String type = r.get("target");
+    if (type == null) {
+      return text;
+    }
+    StringBuilder sb = new StringBuilder();
+    for (String line : text.split("\n")) {
+      String[] w = line.split(" ", 4);
+      if (w.length >= 3 && w[2].equals(type)) {
+        sb.append(line).append('\n');
+      }
+    }
+    return sb.toString();
+  }
+
+  /**
+   * {@code dmsetup ls}: {@code NAME\t(253:0)}, {@code NAME\t(dm-0)} ({@code names=blkdevname}),
+   * {@code NAME\t(NAME)} ({@code names=devname}); with {@code target=TYPE} the devices with a
+   * target of that type, as {@code NAME\t(253, 0)} (dmsetup prints them through its status path,
+   * with a comma).
+   */
+  private String ls(Protocol.Request r) {
+    if (r.flag("tree")) {
+      return tree();
+    }
+    String type = r.get("target");
+    List<MappedDevice> all;
+    if (type != null && selects(r)) {
+      all = List.of(select(r));
+    } else {
+      all = dm.list();
+      if (all.isEmpty()) {
+        return "No devices found\n";
+      }
+    }
+    StringBuilder sb = new StringBuilder();
+    for (MappedDevice md : all) {
+      DeviceNumber n = md.number();
+      if (type != null) {
+        String table;
+        try {
+          table = md.table();
+        } catch (DmException | IllegalStateException e) {
+          continue; // removed meanwhile
+        }
+        if (!onlyTarget(r, table).isEmpty()) {
+          sb.append(md.name()).append("\t(").append(n.major()).append(", ");
+          sb.append(n.minor()).append(")\n");
+        }
+        continue;
+      }
+      sb.append(md.name()).append("\t(").append(devName(n, r.get("names"))).append(")\n");
+    }
+    return sb.toString();
+  }
+
+  /**
+   * A device number as dmsetup's {@code -o devno|devname|blkdevname} shows it: {@code 253:0}, the
+   * mapped device's name, {@code dm-0}. jdm's other devices have no kernel name: they show their
+   * number, as dmsetup does when it cannot resolve one.
+   */
+  private String devName(DeviceNumber n, String names) {
+    if (names == null || names.equals("devno") || n.major() != DeviceNumber.DM_MAJOR) {
+      return n.major() + ":" + n.minor();
+    }
+    if (names.equals("blkdevname")) {
+      return "dm-" + n.minor();
+    }
+    for (MappedDevice md : dm.list()) {
+      if (md.number().equals(n)) {
+        return md.name();
+      }
+    }
+    return n.major() + ":" + n.minor();
   }
 
   private static String required(Protocol.Request r, String key) {
@@ -246,14 +365,19 @@ final class Requests {
     }
   }
 
-  /** Text for the named devices, or {@code name: }-prefixed for every device when none is named. */
+  /**
+   * Text for the selected device ({@code name: }-prefixed with {@code prefix=1}, as dmsetup does
+   * when given several), or {@code name: }-prefixed for every device when none is selected.
+   */
   private String perDevice(Protocol.Request r, Function<MappedDevice, String> f) {
-    List<String> names = r.all("name");
     StringBuilder sb = new StringBuilder();
-    if (!names.isEmpty()) {
-      for (String n : names) {
-        sb.append(f.apply(dm.device(n)));
+    if (selects(r)) {
+      MappedDevice md = select(r);
+      String text = f.apply(md);
+      if (!r.flag("prefix") || r.verb().equals("info") || r.verb().equals("report")) {
+        return text;
       }
+      prefixed(sb, md.name(), text);
       return sb.toString();
     }
     List<MappedDevice> all = dm.list();
@@ -267,31 +391,103 @@ final class Requests {
       } catch (DmException | IllegalStateException e) {
         continue; // removed meanwhile
       }
-      if (r.verb().equals("info")) {
+      if (r.verb().equals("info") || r.verb().equals("report")) {
         sb.append(text);
         continue;
       }
-      String prefix = md.name() + ": ";
-      if (text.equals("\n")) {
-        sb.append(prefix).append('\n');
-        continue;
-      }
-      for (String line : text.split("\n")) {
-        sb.append(prefix).append(line).append('\n');
-      }
+      prefixed(sb, md.name(), text);
     }
     return sb.toString();
   }
 
-  /** {@code dmsetup deps}: {@code 2 dependencies\t: (7, 0) (253, 1)}. */
-  private static String deps(MappedDevice md) {
+  private static void prefixed(StringBuilder sb, String name, String text) {
+    String prefix = name + ": ";
+    if (text.equals("\n")) {
+      sb.append(prefix).append('\n');
+      return;
+    }
+    if (text.isEmpty()) {
+      return;
+    }
+    for (String line : text.split("\n")) {
+      sb.append(prefix).append(line).append('\n');
+    }
+  }
+
+  /**
+   * {@code dmsetup deps}: {@code 2 dependencies\t: (7, 0) (253, 1)}; with {@code names=devname} or
+   * {@code blkdevname} the mapped devices' names ({@code (base)}, {@code (dm-1)}).
+   */
+  private String deps(MappedDevice md, String names) {
     List<DeviceNumber> deps = md.deps();
     StringBuilder sb = new StringBuilder();
     sb.append(deps.size()).append(" dependencies\t:");
     for (DeviceNumber n : deps) {
-      sb.append(" (").append(n.major()).append(", ").append(n.minor()).append(')');
+      if (names != null && n.major() == DeviceNumber.DM_MAJOR) {
+        sb.append(" (").append(devName(n, names)).append(')');
+      } else {
+        sb.append(" (").append(n.major()).append(", ").append(n.minor()).append(')');
+      }
     }
     return sb.append('\n').toString();
+  }
+
+  /**
+   * One line of raw fields for {@code dmsetup info -c -o ...}, which the client lays out: {@code
+   * key=value} words, values percent-encoded as in requests. {@code deps}/{@code users} are the
+   * numbers of the devices this one uses / of the mapped devices using it, {@code
+   * deps_names}/{@code users_names} the names of those that are mapped devices.
+   */
+  private String report(MappedDevice md) {
+    DeviceInfo i = md.info();
+    List<String> depNos = new ArrayList<>();
+    List<String> depNames = new ArrayList<>();
+    List<String> userNos = new ArrayList<>();
+    List<String> userNames = new ArrayList<>();
+    Map<DeviceNumber, String> mapped = new HashMap<>();
+    List<MappedDevice> all = dm.list();
+    for (MappedDevice o : all) {
+      mapped.put(o.number(), o.name());
+    }
+    for (DeviceNumber n : md.deps()) {
+      depNos.add(n.major() + ":" + n.minor());
+      String name = mapped.get(n);
+      if (name != null) {
+        depNames.add(name);
+      }
+    }
+    for (MappedDevice o : all) {
+      List<DeviceNumber> d;
+      try {
+        d = o.deps();
+      } catch (DmException | IllegalStateException e) {
+        continue;
+      }
+      if (d.contains(md.number())) {
+        userNos.add(o.number().major() + ":" + o.number().minor());
+        userNames.add(o.name());
+      }
+    }
+    return Protocol.Request.of("device")
+            .arg("name", i.name())
+            .arg("uuid", i.uuid().orElse(""))
+            .arg("major", Integer.toString(i.number().major()))
+            .arg("minor", Integer.toString(i.number().minor()))
+            .arg("open", Integer.toString(i.openCount()))
+            .arg("targets", Integer.toString(i.targetCount()))
+            .arg("event", Integer.toString(i.eventNr()))
+            .arg("live", i.liveTable() ? "1" : "0")
+            .arg("inactive", i.inactiveTable() ? "1" : "0")
+            .arg("suspended", i.suspended() ? "1" : "0")
+            .arg("readonly", i.readOnly() ? "1" : "0")
+            .arg("readahead", Integer.toString(i.readAhead()))
+            .arg("deps", String.join(",", depNos))
+            .arg("deps_names", String.join(",", depNames))
+            .arg("users", String.join(",", userNos))
+            .arg("users_names", String.join(",", userNames))
+            .build()
+            .encode()
+        + "\n";
   }
 
   /**
@@ -365,7 +561,7 @@ final class Requests {
    * {@code EVENT_NR} (default 0), or the device is removed.
    */
   private String waitEvent(Protocol.Request r) throws InterruptedException {
-    MappedDevice md = dm.device(name(r));
+    MappedDevice md = select(r);
     String e = r.get("event");
     int event;
     try {

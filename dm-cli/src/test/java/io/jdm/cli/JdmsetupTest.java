@@ -93,9 +93,13 @@ class JdmsetupTest {
                 + "\n");
     assertThat(cli.run("info", "-c").ok().out())
         .isEqualTo(
-            "Name Maj Min Stat Open Targ Event  UUID\n"
-                + "two  253   1 L--w    0    2      0 \n"
-                + "vol  253   0 L--w    0    1      0 \n");
+            "Name             Maj Min Stat Open Targ Event  UUID"
+                + " ".repeat(28)
+                + "\ntwo              253   1 L--w    0    2      0 "
+                + " ".repeat(32)
+                + "\nvol              253   0 L--w    0    1      0 "
+                + " ".repeat(32)
+                + "\n");
   }
 
   @Test
@@ -318,7 +322,8 @@ class JdmsetupTest {
     Cli.Result r = cli.run("create");
     assertThat(r.failed().err()).contains("Missing required parameter", "Usage: jdmsetup create");
     assertThat(cli.run("frobnicate").failed().err()).contains("Unmatched argument");
-    assertThat(cli.run("suspend").failed().err()).contains("Usage: jdmsetup suspend");
+    assertThat(cli.run("suspend").failed().err())
+        .isEqualTo("No device specified.\nCommand failed.\n");
     assertThat(cli.run("--help").ok().out()).contains("create", "daemon", "ls", "message");
   }
 

@@ -670,7 +670,7 @@ public final class Table {
 
       @Override
       public System.Logger logger() {
-        return System.getLogger("io.jdm.target." + type.name());
+        return TargetLogger.of(type.name(), md.number());
       }
 
       @Override

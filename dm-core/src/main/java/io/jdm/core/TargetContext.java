@@ -74,7 +74,11 @@ public interface TargetContext {
   /** The clock of this device mapper: time and timers. */
   Clock clock();
 
-  /** A logger named after the target type, for messages the kernel would print with DMWARN. */
+  /**
+   * A logger named after the target type ({@code io.jdm.target.<type>}), for messages the kernel
+   * would print with DMERR/DMWARN/DMINFO: each message is prefixed as the kernel's are for a
+   * device, {@code device-mapper: <type>: dm-N: }.
+   */
   System.Logger logger();
 
   /**
