@@ -33,11 +33,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Real kernel file systems on jdm devices: each device is exported by an in-process {@link
- * NbdServer} and attached with {@link KernelAttach} (nbdfuse + loop), then {@code mkfs.ext4}, the
- * kernel's ext4 and {@code e2fsck} run on it.
+ * NbdServer} and attached with {@link KernelAttach} (nbdfuse + loop), then {@code mkfs}, the
+ * kernel's ext4 or xfs and {@code e2fsck} or {@code xfs_repair} run on it.
  */
 class KernelFilesystemTest {
   private static final long SEED = 20261216L;
@@ -136,27 +138,51 @@ class KernelFilesystemTest {
     }
   }
 
-  @Test
-  void ext4OnCryptOverStripedSurvivesUnmountFsckAndRemount() throws Exception {
-    dm.registerDevice("leg0", MemoryBlockDevice.create("leg0", LEG));
-    dm.registerDevice("leg1", MemoryBlockDevice.create("leg1", LEG));
-    dm.create("stripes", "0 " + 2 * LEG + " striped 2 128 leg0 0 leg1 0");
-    dm.create("secret", "0 " + 2 * LEG + " crypt aes-xts-plain64 " + KEY64 + " 0 stripes 0");
+  /**
+   * ext4 or xfs on crypt over striped: a tree of fsynced files, unmounted, checked clean ({@code
+   * e2fsck -fn} / {@code xfs_repair -n}), the same checksums after a remount and after a fresh
+   * attachment.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"ext4", "xfs"})
+  void aFileSystemOnCryptOverStripedSurvivesUnmountCheckAndRemount(String fs) throws Exception {
+    boolean xfs = fs.equals("xfs");
+    if (xfs) {
+      ExternalTools.require("mkfs.xfs", "xfsprogs");
+      ExternalTools.require("xfs_repair", "xfsprogs");
+    }
+    long leg = xfs ? 160 * 2048 : LEG; // mkfs.xfs wants 300 MiB at least
+    dm.registerDevice("leg0", MemoryBlockDevice.create("leg0", leg));
+    dm.registerDevice("leg1", MemoryBlockDevice.create("leg1", leg));
+    dm.create("stripes", "0 " + 2 * leg + " striped 2 128 leg0 0 leg1 0");
+    dm.create("secret", "0 " + 2 * leg + " crypt aes-xts-plain64 " + KEY64 + " 0 stripes 0");
     Map<String, String> written;
     try (KernelAttach k = attach("secret")) {
-      mkfs(k);
-      Path mnt = k.mount("ext4");
+      if (xfs) {
+        ExternalTools.ok("mkfs.xfs", "-q", "-f", k.device().toString());
+      } else {
+        mkfs(k);
+      }
+      Path mnt = k.mount(fs);
       written = writeTree(mnt, new Random(SEED), 40);
       assertThat(checksums(mnt)).isEqualTo(written);
       k.unmount();
-      fsck(k);
-      mnt = k.mount("ext4");
+      check(k, xfs);
+      mnt = k.mount(fs);
       assertThat(checksums(mnt)).isEqualTo(written);
     }
     // and once more through a fresh attachment: nothing lived only in the kernel's caches
     try (KernelAttach k = attach("secret")) {
+      check(k, xfs);
+      assertThat(checksums(k.mount(fs, "ro"))).isEqualTo(written);
+    }
+  }
+
+  private static void check(KernelAttach k, boolean xfs) throws Exception {
+    if (xfs) {
+      ExternalTools.ok("xfs_repair", "-n", k.device().toString());
+    } else {
       fsck(k);
-      assertThat(checksums(k.mount("ext4", "ro"))).isEqualTo(written);
     }
   }
 
