@@ -66,6 +66,23 @@ final class Cli {
   }
 
   /** Skips (or, under {@code CI=true}, fails) unless {@code tool} is on the PATH. */
+  /**
+   * What demo.sh must print for sector 10: the tutorial's {@code dd} of zeros where it could attach
+   * the device to the kernel (a page-cache write of sector 10's 4 KiB page), else qemu-io's (or
+   * jdm's NBD client's) 512-byte write of 0x5a.
+   */
+  static void assertDemoWroteSectorTen(String out) {
+    if (out.contains("$ dd if=/dev/zero of=/dev/loop")) {
+      org.assertj.core.api.Assertions.assertThat(out)
+          .containsPattern("INFO basic_target_map: write of (512|4096) bytes at sector (10|8)\n")
+          .contains("0005120 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00\n");
+    } else {
+      org.assertj.core.api.Assertions.assertThat(out)
+          .contains("INFO basic_target_map: write of 512 bytes at sector 10\n")
+          .contains("0005120 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a\n");
+    }
+  }
+
   static void require(String tool, String debianPackage) {
     ExternalTools.require(tool, debianPackage);
   }

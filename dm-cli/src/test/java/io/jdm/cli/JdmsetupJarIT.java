@@ -49,9 +49,7 @@ class JdmsetupJarIT {
     Cli.Result r =
         Cli.exec(Map.of("TMPDIR", tmp.toString()), Path.of("demo.sh").toAbsolutePath().toString());
     assertThat(r.exit()).as(r.out()).isZero();
-    assertThat(r.out())
-        .contains("INFO basic_target_map: write of 512 bytes at sector 10\n")
-        .contains("0005120 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a 5a\n");
+    Cli.assertDemoWroteSectorTen(r.out());
   }
 
   /**
