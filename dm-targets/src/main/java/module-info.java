@@ -15,5 +15,6 @@ module io.jdm.targets {
       io.jdm.targets.LogWritesTargetType,
       io.jdm.targets.UnstripedTargetType,
       io.jdm.targets.SwitchTargetType,
-      io.jdm.targets.verity.VerityTargetType;
+      io.jdm.targets.verity.VerityTargetType,
+      io.jdm.targets.FaultTargetType;
 }

@@ -145,6 +145,7 @@ public final class TargetRegistry {
           java.util.Map.entry("log-writes", "dm-targets"),
           java.util.Map.entry("unstriped", "dm-targets"),
           java.util.Map.entry("switch", "dm-targets"),
+          java.util.Map.entry("jdm-fault", "dm-targets"),
           java.util.Map.entry("crypt", "dm-crypto"),
           java.util.Map.entry("basic_target", "dm-examples"));
 
