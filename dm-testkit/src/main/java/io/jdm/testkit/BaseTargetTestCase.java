@@ -163,6 +163,9 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     assumeTrue(
         caps.writesSucceed() && caps.data() == Data.PERSISTENT,
         "needs writes that succeed and read back (capabilities: writesSucceed, data PERSISTENT)");
+    assumeTrue(
+        caps.durableFlush(),
+        "the target does not forward flushes (capabilities: durableFlush false)");
     MappedDevice md = (MappedDevice) newDevice();
     TargetFixture f = fixture();
     String line = lastLine;
