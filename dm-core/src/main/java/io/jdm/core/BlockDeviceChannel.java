@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.BooleanSupplier;
 
 /**
  * The {@link FileChannel} view of a {@link BlockDevice} ({@link BlockDevice#asFileChannel()}).
@@ -27,11 +26,6 @@ import java.util.function.BooleanSupplier;
  * as it does on a Linux block device. {@code force} flushes the device. Locks are tracked within
  * this channel only. {@code map} is not supported.
  *
- * <p>The view of a {@link MappedDevice} holds the device open (an opener, as an open {@code
- * /dev/mapper} node is: {@code remove} fails with {@code EBUSY} until the channel is closed), and
- * closing the channel releases it. If the device goes away all the same (a device mapper closed
- * under it), every operation fails with an {@link IOException} saying "device removed".
- *
  * <p>Thread-safe; the relative {@code read}/{@code write} methods share one position.
  */
 final class BlockDeviceChannel extends FileChannel {
@@ -40,36 +34,17 @@ final class BlockDeviceChannel extends FileChannel {
   private final ReadWriteLock rmw = new ReentrantReadWriteLock();
   private final Object positionLock = new Object();
   private final List<Lock> locks = new ArrayList<>();
-  private final BooleanSupplier removed;
-  private final BlockDevice closeWithChannel;
   private long position;
 
   BlockDeviceChannel(BlockDevice device) {
-    this(device, () -> false, null);
-  }
-
-  /**
-   * A view that fails with "device removed" once {@code removed} says so, and closes {@code
-   * closeWithChannel} (if not null) when it is closed.
-   */
-  BlockDeviceChannel(BlockDevice device, BooleanSupplier removed, BlockDevice closeWithChannel) {
     this.device = Objects.requireNonNull(device, "device");
     this.blockSize = device.limits().logicalBlockSize();
-    this.removed = Objects.requireNonNull(removed, "removed");
-    this.closeWithChannel = closeWithChannel;
   }
 
   private void ensureOpen() throws IOException {
     if (!isOpen()) {
       throw new ClosedChannelException();
     }
-    if (removed.getAsBoolean()) {
-      throw deviceRemoved();
-    }
-  }
-
-  private IOException deviceRemoved() {
-    return new IOException(device.name() + ": device removed");
   }
 
   @Override
@@ -375,15 +350,12 @@ final class BlockDeviceChannel extends FileChannel {
   }
 
   @Override
-  protected void implCloseChannel() throws IOException {
+  protected void implCloseChannel() {
     synchronized (locks) {
       for (Lock l : locks) {
         l.valid = false;
       }
       locks.clear();
-    }
-    if (closeWithChannel != null) {
-      closeWithChannel.close();
     }
   }
 

@@ -5,8 +5,7 @@ import java.util.Objects;
 
 /**
  * An I/O that completed with an error status, thrown by the synchronous helpers of {@link
- * BlockDevice}. Carries the status, the failed sector (the failed part's, when known, else the
- * request's first) and the device name; the message names the request too when they differ.
+ * BlockDevice}. Carries the status, the first sector of the failed request and the device name.
  */
 public class BlockIOException extends IOException {
   private static final long serialVersionUID = 1L;
@@ -45,10 +44,7 @@ public class BlockIOException extends IOException {
     return status;
   }
 
-  /**
-   * The sector that failed: the first sector of the failed part when the device says which ({@link
-   * Bio#errorSector()}), otherwise the first sector of the request.
-   */
+  /** First sector of the request that failed. */
   public long sector() {
     return sector;
   }

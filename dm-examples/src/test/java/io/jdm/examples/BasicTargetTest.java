@@ -43,8 +43,7 @@ class BasicTargetTest extends BaseTargetTestCase {
     TargetRegistry r = TargetRegistry.loadDefault();
     assertThat(r.get("basic_target")).isInstanceOf(BasicTarget.class);
     try (DeviceMapper dm = DeviceMapper.create()) {
-      // one line among the others on the class path (dm-targets is here too, for the H2 test)
-      assertThat(dm.registry().describe().lines()).contains("basic_target     v1.0.0");
+      assertThat(dm.registry().describe()).startsWith("basic_target     v1.0.0\n");
     }
   }
 }

@@ -39,13 +39,11 @@ final class HeaderIo {
     }
     byte[] out = new byte[length];
     ByteBuffer b = ByteBuffer.wrap(out);
-    // closed: the view of a mapped device holds it open
-    try (FileChannel ch = dev.asFileChannel()) {
-      while (b.hasRemaining()) {
-        int n = ch.read(b, pos + b.position());
-        if (n < 0) {
-          throw new LuksException(what + ": device " + dev.name() + " ended at " + b.position());
-        }
+    FileChannel ch = dev.asFileChannel();
+    while (b.hasRemaining()) {
+      int n = ch.read(b, pos + b.position());
+      if (n < 0) {
+        throw new LuksException(what + ": device " + dev.name() + " ended at " + b.position());
       }
     }
     return out;
@@ -67,10 +65,9 @@ final class HeaderIo {
               + " bytes)");
     }
     ByteBuffer b = ByteBuffer.wrap(data);
-    try (FileChannel ch = dev.asFileChannel()) {
-      while (b.hasRemaining()) {
-        ch.write(b, pos + b.position());
-      }
+    FileChannel ch = dev.asFileChannel();
+    while (b.hasRemaining()) {
+      ch.write(b, pos + b.position());
     }
   }
 

@@ -73,16 +73,12 @@ final class LuksImages {
 
   static byte[] read(BlockDevice dev, long pos, int len) throws Exception {
     ByteBuffer b = ByteBuffer.allocate(len);
-    try (var ch = dev.asFileChannel()) {
-      ch.read(b, pos);
-    }
+    dev.asFileChannel().read(b, pos);
     return b.array();
   }
 
   static void write(BlockDevice dev, long pos, byte[] data) throws Exception {
-    try (var ch = dev.asFileChannel()) {
-      ch.write(ByteBuffer.wrap(data), pos);
-    }
+    dev.asFileChannel().write(ByteBuffer.wrap(data), pos);
   }
 
   /** Flips one byte at {@code pos}. */
