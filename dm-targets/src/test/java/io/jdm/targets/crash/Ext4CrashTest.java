@@ -211,16 +211,18 @@ class Ext4CrashTest {
         MemoryBlockDevice.builder("fresh", SECTORS).logicalBlockSize(4096).build();
     fresh.write(ByteBuffer.wrap(Files.readAllBytes(img)), 0);
     try (DeviceMapper dm = DeviceMapper.create();
-        CrashRecorder rec = CrashRecorder.builder(dm).initialImage(fresh).blockSize(4096).start();
-        NbdServer server = NbdServer.create(dm)) {
+        CrashRecorder rec = CrashRecorder.builder(dm).initialImage(fresh).blockSize(4096).start()) {
       fresh.close();
-      Path sock = tmp.resolve("nbd.sock");
-      server.listen(UnixDomainSocketAddress.of(sock));
-      String uri = "nbd+unix:///" + rec.device().name() + "?socket=" + sock;
-      try (KernelAttach k = KernelAttach.attach(uri, tmp.resolve("rec"))) {
-        Path mnt = k.mount("ext4", "noinit_itable");
-        steps.addAll(workload(mnt, rec));
-        k.unmount();
+      // the server's connections hold the recorded device open: closed before the recording stops
+      try (NbdServer server = NbdServer.create(dm)) {
+        Path sock = tmp.resolve("nbd.sock");
+        server.listen(UnixDomainSocketAddress.of(sock));
+        String uri = "nbd+unix:///" + rec.device().name() + "?socket=" + sock;
+        try (KernelAttach k = KernelAttach.attach(uri, tmp.resolve("rec"))) {
+          Path mnt = k.mount("ext4", "noinit_itable");
+          steps.addAll(workload(mnt, rec));
+          k.unmount();
+        }
       }
       return rec.stop();
     }
