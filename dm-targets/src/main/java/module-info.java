@@ -21,6 +21,7 @@ module io.jdm.targets {
       io.jdm.targets.UnstripedTargetType,
       io.jdm.targets.SwitchTargetType,
       io.jdm.targets.verity.VerityTargetType,
+      io.jdm.targets.FaultTargetType,
       io.jdm.targets.multipath.MultipathTargetType,
       io.jdm.targets.mirror.MirrorTargetType,
       io.jdm.targets.snapshot.SnapshotOriginTargetType,

@@ -111,6 +111,13 @@ public final class Bio {
   private BioCallback callback;
   private Object attachment;
   private BlockStatus status = BlockStatus.OK;
+
+  /** The first failed sector known, in this bio's current address space; -1 for none. */
+  private long errorSector = -1;
+
+  /** A child in its parent's address space (split, slice, copy), whose failed sector carries up. */
+  private boolean sameSpace;
+
   private int targetBioNr;
 
   private Frame[] frames = NO_FRAMES;
@@ -232,6 +239,8 @@ public final class Bio {
     this.device = null;
     this.attachment = null;
     this.status = BlockStatus.OK;
+    this.errorSector = -1;
+    this.sameSpace = false;
     this.targetBioNr = 0;
     this.parent = null;
     this.parentJoin = null;
@@ -298,6 +307,18 @@ public final class Bio {
   /** The status the bio is completing with; {@link BlockStatus#OK} before completion. */
   public BlockStatus status() {
     return status;
+  }
+
+  /**
+   * For a bio that failed, the first sector known to have failed, as the submitter addresses it:
+   * the start of the failed part that lies lowest, after the core split the bio at target ends and
+   * I/O limits and each layer remapped it (a {@code dust} bad block inside a long read names its
+   * own sector, not the read's first). {@code -1} when the bio did not fail or no part says where
+   * (then the whole request is to blame). Children from {@link #chain} carry no sector up: they
+   * address some other place; their layer names the start of its own part instead.
+   */
+  public long errorSector() {
+    return status == BlockStatus.OK ? -1 : errorSector;
   }
 
   /**
@@ -452,6 +473,7 @@ public final class Bio {
           "split at " + sectors + " (expected: 0 < sectors < " + this.sectors + ")");
     }
     Bio child = chained(op, flags, sector, sectors, data, dataOffset, device, targetBioNr);
+    child.sameSpace = true;
     if (data != null) {
       dataOffset += sectors << SECTOR_SHIFT;
     }
@@ -486,15 +508,18 @@ public final class Bio {
               + this.sectors
               + ")");
     }
-    return chained(
-        op,
-        flags,
-        sector + offset,
-        sectors,
-        data,
-        data == null ? 0 : dataOffset + (offset << SECTOR_SHIFT),
-        device,
-        targetBioNr);
+    Bio child =
+        chained(
+            op,
+            flags,
+            sector + offset,
+            sectors,
+            data,
+            data == null ? 0 : dataOffset + (offset << SECTOR_SHIFT),
+            device,
+            targetBioNr);
+    child.sameSpace = true;
+    return child;
   }
 
   /**
@@ -566,15 +591,18 @@ public final class Bio {
    * without shrinking this bio: the core's duplicate flush/discard bios.
    */
   Bio chainedCopy(long sector, int sectors, int targetBioNr) {
-    return chained(
-        op,
-        flags,
-        sector,
-        sectors,
-        data,
-        data == null ? 0 : dataOffset + (int) ((sector - this.sector) << SECTOR_SHIFT),
-        device,
-        targetBioNr);
+    Bio child =
+        chained(
+            op,
+            flags,
+            sector,
+            sectors,
+            data,
+            data == null ? 0 : dataOffset + (int) ((sector - this.sector) << SECTOR_SHIFT),
+            device,
+            targetBioNr);
+    child.sameSpace = true;
+    return child;
   }
 
   /**
@@ -629,12 +657,14 @@ public final class Bio {
   static final class Frame {
     private static final VarHandle PENDING;
     private static final VarHandle FIRST_ERROR;
+    private static final VarHandle ERROR_SECTOR;
 
     static {
       try {
         MethodHandles.Lookup l = MethodHandles.lookup();
         PENDING = l.findVarHandle(Frame.class, "pending", int.class);
         FIRST_ERROR = l.findVarHandle(Frame.class, "firstError", BlockStatus.class);
+        ERROR_SECTOR = l.findVarHandle(Frame.class, "errorSector", long.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -661,9 +691,14 @@ public final class Bio {
     @SuppressWarnings("unused")
     private volatile BlockStatus firstError;
 
+    /** The lowest failed sector a part reported; {@code Long.MAX_VALUE} for none. */
+    @SuppressWarnings("unused")
+    private volatile long errorSector;
+
     void initJoin() {
       PENDING.setRelease(this, 1);
       FIRST_ERROR.setRelease(this, (BlockStatus) null);
+      ERROR_SECTOR.setRelease(this, Long.MAX_VALUE);
     }
 
     void addPending() {
@@ -675,11 +710,18 @@ public final class Bio {
      * that a push-back ({@link BlockStatus#DM_REQUEUE}) supersedes any other error, as in the
      * kernel's {@code dm_io_set_error}: the whole bio is then retried.
      */
-    boolean arrive(BlockStatus status) {
+    boolean arrive(BlockStatus status, long errorSector) {
       if (status == BlockStatus.DM_REQUEUE) {
         FIRST_ERROR.setVolatile(this, status);
       } else if (status != BlockStatus.OK) {
         FIRST_ERROR.compareAndSet(this, (BlockStatus) null, status);
+        if (errorSector >= 0) {
+          long was = (long) ERROR_SECTOR.getVolatile(this);
+          while (errorSector < was
+              && !ERROR_SECTOR.compareAndSet(this, was, errorSector)) { // keep the lowest
+            was = (long) ERROR_SECTOR.getVolatile(this);
+          }
+        }
       }
       return (int) PENDING.getAndAdd(this, -1) == 1;
     }
@@ -687,6 +729,11 @@ public final class Bio {
     BlockStatus joinedStatus() {
       BlockStatus s = (BlockStatus) FIRST_ERROR.getAcquire(this);
       return s == null ? BlockStatus.OK : s;
+    }
+
+    long joinedErrorSector() {
+      long e = (long) ERROR_SECTOR.getAcquire(this);
+      return e == Long.MAX_VALUE ? -1 : e;
     }
 
     /**
@@ -744,12 +791,32 @@ public final class Bio {
   /** Pops the top (owner) frame and restores what it saved. */
   void popFrame() {
     Frame f = frames[--depth];
+    if (status != BlockStatus.OK) {
+      errorSector = errorSectorAbove(f);
+    }
     sector = f.sector;
     sectors = f.sectors;
     flags = f.flags;
     dataOffset = f.dataOffset;
     device = f.device;
     f.clear();
+  }
+
+  /**
+   * The failed sector (or, when no part named one, the start of this layer's part) in the address
+   * space of the layer that pushed {@code f}: a remap moves the whole bio by one offset, and a
+   * split since the push advanced the sector and the payload together, so the payload offset says
+   * how far into the frame's range the failure lies. {@code -1} when that cannot be known.
+   */
+  private long errorSectorAbove(Frame f) {
+    long e = errorSector >= 0 ? errorSector : sector;
+    long rel;
+    if (data != null) {
+      rel = e - sector + ((long) (dataOffset - f.dataOffset) >> SECTOR_SHIFT);
+    } else {
+      rel = sectors == f.sectors ? e - sector : -1;
+    }
+    return rel >= 0 && rel < Math.max(f.sectors, 1) ? f.sector + rel : -1;
   }
 
   int depth() {
@@ -767,6 +834,7 @@ public final class Bio {
    */
   public void complete(BlockStatus status) {
     this.status = Objects.requireNonNull(status, "status");
+    this.errorSector = status == BlockStatus.OK ? -1 : sector;
     unwind();
   }
 
@@ -775,10 +843,11 @@ public final class Bio {
       Frame f = frames[depth - 1];
       FrameOwner owner = f.owner;
       if (owner == null) {
-        if (!f.arrive(status)) {
+        if (!f.arrive(status, errorSector)) {
           return; // other parts are still in flight; the last one continues from here
         }
         status = f.joinedStatus();
+        errorSector = f.joinedErrorSector();
         depth--;
         f.clear();
         continue;
@@ -797,18 +866,19 @@ public final class Bio {
     }
     Bio p = parent;
     if (p != null) {
-      p.childArrived(parentJoin, status);
+      p.childArrived(parentJoin, status, sameSpace ? errorSector : -1);
       return;
     }
     callback.done(this);
   }
 
-  private void childArrived(Frame join, BlockStatus childStatus) {
-    if (!join.arrive(childStatus)) {
+  private void childArrived(Frame join, BlockStatus childStatus, long childErrorSector) {
+    if (!join.arrive(childStatus, childErrorSector)) {
       return;
     }
     // Every part is done and the parent's own part already stopped at the join frame on top.
     status = join.joinedStatus();
+    errorSector = join.joinedErrorSector();
     depth--;
     join.clear();
     unwind();

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BooleanSupplier;
 
 /**
  * The {@link FileChannel} view of a {@link BlockDevice} ({@link BlockDevice#asFileChannel()}).
@@ -26,6 +27,11 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * as it does on a Linux block device. {@code force} flushes the device. Locks are tracked within
  * this channel only. {@code map} is not supported.
  *
+ * <p>The view of a {@link MappedDevice} holds the device open (an opener, as an open {@code
+ * /dev/mapper} node is: {@code remove} fails with {@code EBUSY} until the channel is closed), and
+ * closing the channel releases it. If the device goes away all the same (a device mapper closed
+ * under it), every operation fails with an {@link IOException} saying "device removed".
+ *
  * <p>Thread-safe; the relative {@code read}/{@code write} methods share one position.
  */
 final class BlockDeviceChannel extends FileChannel {
@@ -34,17 +40,36 @@ final class BlockDeviceChannel extends FileChannel {
   private final ReadWriteLock rmw = new ReentrantReadWriteLock();
   private final Object positionLock = new Object();
   private final List<Lock> locks = new ArrayList<>();
+  private final BooleanSupplier removed;
+  private final BlockDevice closeWithChannel;
   private long position;
 
   BlockDeviceChannel(BlockDevice device) {
+    this(device, () -> false, null);
+  }
+
+  /**
+   * A view that fails with "device removed" once {@code removed} says so, and closes {@code
+   * closeWithChannel} (if not null) when it is closed.
+   */
+  BlockDeviceChannel(BlockDevice device, BooleanSupplier removed, BlockDevice closeWithChannel) {
     this.device = Objects.requireNonNull(device, "device");
     this.blockSize = device.limits().logicalBlockSize();
+    this.removed = Objects.requireNonNull(removed, "removed");
+    this.closeWithChannel = closeWithChannel;
   }
 
   private void ensureOpen() throws IOException {
     if (!isOpen()) {
       throw new ClosedChannelException();
     }
+    if (removed.getAsBoolean()) {
+      throw deviceRemoved();
+    }
+  }
+
+  private IOException deviceRemoved() {
+    return new IOException(device.name() + ": device removed");
   }
 
   @Override
@@ -350,12 +375,15 @@ final class BlockDeviceChannel extends FileChannel {
   }
 
   @Override
-  protected void implCloseChannel() {
+  protected void implCloseChannel() throws IOException {
     synchronized (locks) {
       for (Lock l : locks) {
         l.valid = false;
       }
       locks.clear();
+    }
+    if (closeWithChannel != null) {
+      closeWithChannel.close();
     }
   }
 

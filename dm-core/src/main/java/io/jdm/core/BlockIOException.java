@@ -5,7 +5,8 @@ import java.util.Objects;
 
 /**
  * An I/O that completed with an error status, thrown by the synchronous helpers of {@link
- * BlockDevice}. Carries the status, the first sector of the failed request and the device name.
+ * BlockDevice}. Carries the status, the failed sector (the failed part's, when known, else the
+ * request's first) and the device name; the message names the request too when they differ.
  */
 public class BlockIOException extends IOException {
   private static final long serialVersionUID = 1L;
@@ -44,7 +45,10 @@ public class BlockIOException extends IOException {
     return status;
   }
 
-  /** First sector of the request that failed. */
+  /**
+   * The sector that failed: the first sector of the failed part when the device says which ({@link
+   * Bio#errorSector()}), otherwise the first sector of the request.
+   */
   public long sector() {
     return sector;
   }

@@ -1,6 +1,6 @@
 package io.jdm.core;
 
-/** What a target's {@link Target#endIo} decided, as the kernel's {@code DM_ENDIO_*}. */
+/** What a target's {@link EndIoTarget#endIo} decided, as the kernel's {@code DM_ENDIO_*}. */
 public enum EndIoResult {
   /** The bio is finished at this layer; completion continues upwards. */
   DONE,

@@ -1,6 +1,7 @@
 package io.jdm.core;
 
 import java.lang.invoke.VarHandle;
+import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -969,6 +970,20 @@ public final class MappedDevice implements BlockDevice {
   public BlockDevice open() {
     dm.openHandle(this);
     return new Opener(this);
+  }
+
+  /**
+   * The {@link FileChannel} view, holding the device open until the channel is closed: {@code
+   * remove} fails with {@code EBUSY} meanwhile (as with an open {@code /dev/mapper} node), and if
+   * the device goes away all the same (its device mapper closed), the channel's operations fail
+   * with an {@link java.io.IOException} saying "device removed".
+   *
+   * @throws IllegalStateException if the device has been removed
+   */
+  @Override
+  public FileChannel asFileChannel() {
+    BlockDevice handle = open();
+    return new BlockDeviceChannel(handle, () -> removed, handle);
   }
 
   /** Called by the device mapper with its lock held, after checking the device is still there. */

@@ -3,6 +3,8 @@ package io.jdm.core;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -11,6 +13,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * written return zeros without allocating; discard and write-zeroes give whole chunks back.
  *
  * <p>After a discard the range reads as zeros. Flushes succeed at once (the memory is the medium).
+ *
+ * <p>With {@link Builder#volatileCache(boolean)} the device behaves as a disk with a volatile write
+ * cache that can lose power: writes, discards and write-zeroes are visible at once but stay
+ * <em>unsynced</em> until a flush (or, for a FUA write, until it completes); {@link
+ * #dropUnsynced()} loses every unsynced change, as a power cut does, and {@link #durableCopy} gives
+ * the state a power cut would leave without touching this device. The cache is tracked per chunk (a
+ * chunk's content before its first unsynced change is kept), and bios are serialized under one
+ * lock: a testing device, not a fast one.
  *
  * <p>Thread-safe: any number of threads may submit; each bio completes on its submitting thread.
  * Concurrent writes to the same bytes land in an unspecified order.
@@ -26,6 +36,15 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
   private final int chunkSize;
   private final Object[][] leaves;
   private final AtomicLong allocated = new AtomicLong();
+
+  /**
+   * Volatile cache only: chunk index to its durable content (a private copy, or {@link #UNWRITTEN}
+   * for a chunk that was not allocated), for every chunk changed since the last flush; guarded by
+   * itself. Null without a volatile cache.
+   */
+  private final Map<Long, Object> durable;
+
+  private static final Object UNWRITTEN = new Object();
 
   private MemoryBlockDevice(Builder b) {
     super(
@@ -51,6 +70,7 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
       throw new IllegalArgumentException("device of " + b.sectors + " sectors is too large");
     }
     this.leaves = new Object[(int) leafCount][];
+    this.durable = b.volatileCache ? new HashMap<>() : null;
   }
 
   /** A heap-backed device of {@code sectors} sectors with 64 KiB chunks. */
@@ -71,8 +91,179 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     return direct;
   }
 
+  /** Whether this device has a volatile cache ({@link Builder#volatileCache(boolean)}). */
+  public boolean hasVolatileCache() {
+    return durable != null;
+  }
+
+  /**
+   * Loses every change not yet made durable by a flush or a FUA write, as a power cut does: each
+   * chunk changed since the last flush gets back its content from then (FUA writes included). Bios
+   * may keep coming; they see the device after the loss.
+   *
+   * @return the number of chunks that lost changes
+   * @throws IllegalStateException without a volatile cache
+   */
+  public int dropUnsynced() {
+    Map<Long, Object> d = requireVolatileCache();
+    synchronized (d) {
+      int n = d.size();
+      for (Map.Entry<Long, Object> e : d.entrySet()) {
+        long c = e.getKey();
+        Object keep = e.getValue();
+        Object[] leaf = leafForWrite(c);
+        int i = (int) (c & (LEAF_SIZE - 1));
+        Object was = CHUNKS.getAndSet(leaf, i, keep == UNWRITTEN ? null : keep);
+        if (was == null && keep != UNWRITTEN) {
+          allocated.incrementAndGet();
+        } else if (was != null && keep == UNWRITTEN) {
+          allocated.decrementAndGet();
+        }
+      }
+      d.clear();
+      return n;
+    }
+  }
+
+  /**
+   * A new device, named {@code name}, holding what this one would hold after a power cut now (its
+   * durable content): same size, options and volatile cache, nothing unsynced. This device is not
+   * changed.
+   *
+   * @throws IllegalStateException without a volatile cache
+   */
+  public MemoryBlockDevice durableCopy(String name) {
+    Map<Long, Object> d = requireVolatileCache();
+    MemoryBlockDevice copy =
+        new Builder(name, sectors())
+            .direct(direct)
+            .chunkSize(chunkSize)
+            .logicalBlockSize(limits().logicalBlockSize())
+            .volatileCache(true)
+            .build();
+    synchronized (d) {
+      for (int li = 0; li < leaves.length; li++) {
+        Object[] leaf = (Object[]) LEAVES.getAcquire(leaves, li);
+        for (int i = 0; leaf != null && i < LEAF_SIZE; i++) {
+          long c = ((long) li << LEAF_SHIFT) | i;
+          if (!d.containsKey(c)) {
+            copy.putChunk(c, CHUNKS.getAcquire(leaf, i));
+          }
+        }
+      }
+      for (Map.Entry<Long, Object> e : d.entrySet()) {
+        copy.putChunk(e.getKey(), e.getValue());
+      }
+    }
+    return copy;
+  }
+
+  private void putChunk(long c, Object src) {
+    if (src == null || src == UNWRITTEN) {
+      return;
+    }
+    Object dst = chunkForWrite(c);
+    if (direct) {
+      ((ByteBuffer) dst).put(0, (ByteBuffer) src, 0, chunkSize);
+    } else {
+      System.arraycopy((byte[]) src, 0, (byte[]) dst, 0, chunkSize);
+    }
+  }
+
+  private Map<Long, Object> requireVolatileCache() {
+    if (durable == null) {
+      throw new IllegalStateException(name() + " has no volatile cache (see volatileCache)");
+    }
+    return durable;
+  }
+
   @Override
   protected void doSubmit(Bio bio) {
+    if (durable != null) {
+      synchronized (durable) {
+        applyCached(bio);
+      }
+    } else {
+      apply(bio);
+    }
+    bio.complete(BlockStatus.OK);
+  }
+
+  /** Volatile cache: remember each chunk's durable content before its first unsynced change. */
+  private void applyCached(Bio bio) {
+    switch (bio.op()) {
+      case FLUSH:
+        durable.clear();
+        break;
+      case WRITE:
+        if (bio.hasFlag(Bio.PREFLUSH)) {
+          durable.clear();
+        }
+        keepDurable(bio.sector(), bio.sectors());
+        break;
+      case DISCARD:
+      case WRITE_ZEROES:
+        keepDurable(bio.sector(), bio.sectors());
+        break;
+      default:
+        break;
+    }
+    apply(bio);
+    if (bio.op() == Bio.Op.WRITE && bio.hasFlag(Bio.FUA)) {
+      makeDurable(bio.sector(), bio.sectors());
+    }
+  }
+
+  private void keepDurable(long sector, int sectors) {
+    if (sectors == 0) {
+      return;
+    }
+    long first = (sector << Bio.SECTOR_SHIFT) >>> chunkShift;
+    long last = (((sector + sectors) << Bio.SECTOR_SHIFT) - 1) >>> chunkShift;
+    for (long c = first; c <= last; c++) {
+      if (!durable.containsKey(c)) {
+        Object chunk = chunk(c);
+        durable.put(c, chunk == null ? UNWRITTEN : copyOf(chunk));
+      }
+    }
+  }
+
+  /** A FUA write's chunks: what they hold now is durable, their other unsynced changes are not. */
+  private void makeDurable(long sector, int sectors) {
+    long pos = sector << Bio.SECTOR_SHIFT;
+    long left = (long) sectors << Bio.SECTOR_SHIFT;
+    while (left > 0) {
+      long c = pos >>> chunkShift;
+      int off = (int) (pos & (chunkSize - 1));
+      int n = (int) Math.min(left, chunkSize - off);
+      Object keep = durable.get(c);
+      if (keep != null) {
+        if (keep == UNWRITTEN) {
+          keep = direct ? ByteBuffer.allocateDirect(chunkSize) : new byte[chunkSize];
+          durable.put(c, keep);
+        }
+        Object now = chunk(c);
+        if (direct) {
+          ((ByteBuffer) keep).put(off, (ByteBuffer) now, off, n);
+        } else {
+          System.arraycopy((byte[]) now, off, (byte[]) keep, off, n);
+        }
+      }
+      pos += n;
+      left -= n;
+    }
+  }
+
+  private Object copyOf(Object chunk) {
+    if (direct) {
+      ByteBuffer copy = ByteBuffer.allocateDirect(chunkSize);
+      copy.put(0, (ByteBuffer) chunk, 0, chunkSize);
+      return copy;
+    }
+    return ((byte[]) chunk).clone();
+  }
+
+  private void apply(Bio bio) {
     switch (bio.op()) {
       case READ:
         read(bio);
@@ -91,7 +282,6 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
       default:
         throw new AssertionError(bio.op());
     }
-    bio.complete(BlockStatus.OK);
   }
 
   private void read(Bio bio) {
@@ -175,7 +365,7 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     return leaf == null ? null : CHUNKS.getAcquire(leaf, (int) (c & (LEAF_SIZE - 1)));
   }
 
-  private Object chunkForWrite(long c) {
+  private Object[] leafForWrite(long c) {
     int li = (int) (c >>> LEAF_SHIFT);
     Object[] leaf = (Object[]) LEAVES.getAcquire(leaves, li);
     if (leaf == null) {
@@ -183,6 +373,11 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
       Object[] witness = (Object[]) LEAVES.compareAndExchange(leaves, li, null, fresh);
       leaf = witness == null ? fresh : witness;
     }
+    return leaf;
+  }
+
+  private Object chunkForWrite(long c) {
+    Object[] leaf = leafForWrite(c);
     int i = (int) (c & (LEAF_SIZE - 1));
     Object chunk = CHUNKS.getAcquire(leaf, i);
     if (chunk != null) {
@@ -203,6 +398,11 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
       LEAVES.setRelease(leaves, i, (Object[]) null);
     }
     allocated.set(0);
+    if (durable != null) {
+      synchronized (durable) {
+        durable.clear();
+      }
+    }
   }
 
   /** Options for a {@link MemoryBlockDevice}. */
@@ -213,6 +413,7 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     private int chunkSize = 64 * 1024;
     private int logicalBlockSize = Bio.SECTOR_SIZE;
     private boolean writeCache;
+    private boolean volatileCache;
 
     private Builder(String name, long sectors) {
       this.name = name;
@@ -253,6 +454,19 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
      */
     public Builder writeCache(boolean writeCache) {
       this.writeCache = writeCache;
+      return this;
+    }
+
+    /**
+     * A volatile write cache that can lose power: implies {@link #writeCache(boolean)}, and changes
+     * stay unsynced until a flush or FUA write, so that {@link MemoryBlockDevice#dropUnsynced()}
+     * can lose them. For crash tests.
+     */
+    public Builder volatileCache(boolean volatileCache) {
+      this.volatileCache = volatileCache;
+      if (volatileCache) {
+        this.writeCache = true;
+      }
       return this;
     }
 

@@ -21,9 +21,22 @@ final class SyncIo {
     w.await();
     BlockStatus s = bio.status();
     if (s != BlockStatus.OK) {
-      throw new BlockIOException(
-          s, dev.name(), bio.sector(), bio.op().name().toLowerCase(Locale.ROOT));
+      throw failed(dev, bio, s);
     }
+  }
+
+  /**
+   * The exception for a failed request: it names the failed sector when the bio knows it ({@link
+   * Bio#errorSector()}), and the request it was part of.
+   */
+  private static BlockIOException failed(BlockDevice dev, Bio bio, BlockStatus s) {
+    String op = bio.op().name().toLowerCase(Locale.ROOT);
+    long at = bio.errorSector();
+    if (at < 0 || (at == bio.sector() && bio.sectors() <= 1)) {
+      return new BlockIOException(s, dev.name(), bio.sector(), op);
+    }
+    return new BlockIOException(
+        s, dev.name(), at, op + " of " + bio.sectors() + " sectors at " + bio.sector());
   }
 
   static void checkAligned(BlockDevice dev, long position, long length) {

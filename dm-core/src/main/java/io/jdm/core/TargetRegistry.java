@@ -146,6 +146,7 @@ public final class TargetRegistry {
           java.util.Map.entry("unstriped", "dm-targets"),
           java.util.Map.entry("switch", "dm-targets"),
           java.util.Map.entry("multipath", "dm-targets"),
+          java.util.Map.entry("jdm-fault", "dm-targets"),
           java.util.Map.entry("crypt", "dm-crypto"),
           java.util.Map.entry("basic_target", "dm-examples"));
 

@@ -43,7 +43,8 @@ class BasicTargetTest extends BaseTargetTestCase {
     TargetRegistry r = TargetRegistry.loadDefault();
     assertThat(r.get("basic_target")).isInstanceOf(BasicTarget.class);
     try (DeviceMapper dm = DeviceMapper.create()) {
-      assertThat(dm.registry().describe()).startsWith("basic_target     v1.0.0\n");
+      // one line among the others on the class path (dm-targets is here too, for the H2 test)
+      assertThat(dm.registry().describe().lines()).contains("basic_target     v1.0.0");
     }
   }
 }

@@ -10,6 +10,7 @@ import io.jdm.core.BlockStatus;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.DmException;
 import io.jdm.core.MappedDevice;
+import io.jdm.core.MemoryBlockDevice;
 import io.jdm.core.SuspendMode;
 import io.jdm.core.TableException;
 import io.jdm.core.TableSpec;
@@ -19,6 +20,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -33,7 +35,12 @@ import org.junit.jupiter.api.Test;
  * BaseBlockDeviceTestCase}, plus what is particular to targets: the {@code table} text loads again
  * and prints the same, the status line has the kernel's shape, bad arguments from {@link
  * #badArguments} are refused with the right message and leave nothing behind, held I/O waits for
- * resume, and tables swapped under load lose and fail nothing.
+ * resume, tables swapped under load lose and fail nothing, and what was acknowledged before a flush
+ * survives a power cut.
+ *
+ * <p>The backing memory devices of {@link TargetFixture} have a volatile write cache: a target that
+ * forwards no flushes ({@link io.jdm.core.Target#numFlushBios()} 0) acknowledges a flush that never
+ * reached the disk, and {@link #testFlushedWritesSurviveACrash()} fails on it.
  *
  * <p>After each test the device mapper must hold no open device, and is closed.
  */
@@ -42,6 +49,7 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
   private final List<TargetFixture> fixtures = new ArrayList<>();
   private DeviceMapper lastMapper;
   private TargetFixture lastFixture;
+  private String lastLine;
 
   protected BaseTargetTestCase() {}
 
@@ -97,8 +105,8 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     fixtures.add(f);
     lastMapper = dm;
     lastFixture = f;
-    return dm.create(
-        "dut", null, TableSpec.parse(tableLine(f, targetLength(sectors))), readOnlyTable());
+    lastLine = tableLine(f, targetLength(sectors));
+    return dm.create("dut", null, TableSpec.parse(lastLine), readOnlyTable());
   }
 
   /** The device mapper behind the device most recently made. */
@@ -147,6 +155,49 @@ public abstract class BaseTargetTestCase extends BaseBlockDeviceTestCase {
     md.resume();
     assertThat(md.table()).isEqualTo(table);
     verify(md, model, 0, 64);
+  }
+
+  @Test
+  public void testFlushedWritesSurviveACrash() throws IOException {
+    DeviceCapabilities caps = capabilities();
+    assumeTrue(
+        caps.writesSucceed() && caps.data() == Data.PERSISTENT,
+        "needs writes that succeed and read back (capabilities: writesSucceed, data PERSISTENT)");
+    assumeTrue(
+        caps.durableFlush(),
+        "the target does not forward flushes (capabilities: durableFlush false)");
+    MappedDevice md = (MappedDevice) newDevice();
+    TargetFixture f = fixture();
+    String line = lastLine;
+    int bs = blockSectors(md);
+    long blocks = md.sectors() / bs;
+    ReferenceModel model = new ReferenceModel(md.sectors());
+    for (int i = 0; i < 16; i++) {
+      long sector = random.nextLong(blocks) * bs;
+      ByteBuffer data = randomData(bs * 512);
+      md.write(data.duplicate(), sector * 512);
+      model.write(sector, data);
+    }
+    md.flush();
+    for (int i = 0; i < 4; i++) { // after the flush: may or may not survive
+      long sector = random.nextLong(blocks) * bs;
+      md.write(randomData(bs * 512), sector * 512);
+      model.unspecified(sector, bs);
+    }
+    Map<String, MemoryBlockDevice> disks = f.durableCopies();
+    assumeTrue(
+        !disks.isEmpty(),
+        "the table uses no memory device of the fixture, so no write cache can lose power");
+    md.remove();
+    f.replace(disks);
+    MappedDevice again = mapper().create("dut", null, TableSpec.parse(line), readOnlyTable());
+    try {
+      for (long s = 0; s < again.sectors(); s += 256) {
+        verify(again, model, s, (int) Math.min(256, again.sectors() - s));
+      }
+    } finally {
+      again.remove();
+    }
   }
 
   @Test

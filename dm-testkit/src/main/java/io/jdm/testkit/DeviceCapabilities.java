@@ -12,9 +12,16 @@ import java.util.Objects;
  * @param writeZeroes write-zeroes is supported (reads return zeros after it); otherwise it fails
  *     with {@code NOTSUPP}
  * @param concurrent the device may be used from several threads at once
+ * @param durableFlush a flush acknowledged by the device means what was written before it is on the
+ *     backing disks (false for a target that, as its kernel original, forwards no flushes)
  */
 public record DeviceCapabilities(
-    Data data, boolean readOnly, Discard discard, boolean writeZeroes, boolean concurrent) {
+    Data data,
+    boolean readOnly,
+    Discard discard,
+    boolean writeZeroes,
+    boolean concurrent,
+    boolean durableFlush) {
 
   /** What reads and writes do. */
   public enum Data {
@@ -45,29 +52,39 @@ public record DeviceCapabilities(
     Objects.requireNonNull(discard, "discard");
   }
 
+  /** As the canonical constructor, with flushes that make writes durable. */
+  public DeviceCapabilities(
+      Data data, boolean readOnly, Discard discard, boolean writeZeroes, boolean concurrent) {
+    this(data, readOnly, discard, writeZeroes, concurrent, true);
+  }
+
   /** A disk: persistent, writable, discard reads back zeros, write-zeroes supported. */
   public static DeviceCapabilities disk() {
     return new DeviceCapabilities(Data.PERSISTENT, false, Discard.ZEROES, true, true);
   }
 
   public DeviceCapabilities withData(Data data) {
-    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent);
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
   }
 
   public DeviceCapabilities withReadOnly(boolean readOnly) {
-    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent);
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
   }
 
   public DeviceCapabilities withDiscard(Discard discard) {
-    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent);
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
   }
 
   public DeviceCapabilities withWriteZeroes(boolean writeZeroes) {
-    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent);
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
   }
 
   public DeviceCapabilities withConcurrent(boolean concurrent) {
-    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent);
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
+  }
+
+  public DeviceCapabilities withDurableFlush(boolean durableFlush) {
+    return new DeviceCapabilities(data, readOnly, discard, writeZeroes, concurrent, durableFlush);
   }
 
   /** Writes succeed (the device is writable and does not fail them). */

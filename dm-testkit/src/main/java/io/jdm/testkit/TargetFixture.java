@@ -10,17 +10,24 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
  * Backing devices for a target under test: memory devices registered with the test's {@link
  * DeviceMapper} under generated names, and sparse temporary files. Everything is closed and deleted
  * by {@link #close()}.
+ *
+ * <p>Memory devices have a volatile write cache ({@link MemoryBlockDevice.Builder#volatileCache}),
+ * as disks do: flushes and FUA writes reach them through the target, and {@link #durableCopies()}
+ * gives what a power cut would leave on them, for {@link #replace replacing} them after a crash.
  */
 public final class TargetFixture implements Closeable {
   private final DeviceMapper dm;
   private final List<BlockDevice> devices = new ArrayList<>();
+  private final Map<String, BlockDevice> byName = new LinkedHashMap<>();
   private Path dir;
   private int counter;
 
@@ -43,6 +50,7 @@ public final class TargetFixture implements Closeable {
         MemoryBlockDevice.builder("mem" + counter, sectors)
             .logicalBlockSize(logicalBlockSize)
             .direct(counter % 2 == 1)
+            .volatileCache(true)
             .build();
     return register(dev);
   }
@@ -52,7 +60,40 @@ public final class TargetFixture implements Closeable {
     String name = "dev" + counter++;
     devices.add(dev);
     dm.registerDevice(name, dev);
+    byName.put(name, dev);
     return name;
+  }
+
+  /**
+   * What a power cut now would leave on the registered devices that have a volatile cache: for
+   * each, by table name, a new device holding only what was flushed (the devices themselves are not
+   * changed). Empty when no registered device has a volatile cache.
+   */
+  public Map<String, MemoryBlockDevice> durableCopies() {
+    Map<String, MemoryBlockDevice> copies = new LinkedHashMap<>();
+    for (Map.Entry<String, BlockDevice> e : byName.entrySet()) {
+      if (e.getValue() instanceof MemoryBlockDevice m && m.hasVolatileCache()) {
+        copies.put(e.getKey(), m.durableCopy(m.name()));
+      }
+    }
+    return copies;
+  }
+
+  /**
+   * Registers each device under its name in place of the one registered there (which must no longer
+   * be in use by a table), as a machine comes back after a crash with what was on its disks; the
+   * fixture closes the new devices too.
+   */
+  public void replace(Map<String, ? extends BlockDevice> replacements) {
+    for (Map.Entry<String, ? extends BlockDevice> e : replacements.entrySet()) {
+      if (!byName.containsKey(e.getKey())) {
+        throw new IllegalArgumentException("no device named " + e.getKey() + " in this fixture");
+      }
+      dm.unregisterDevice(e.getKey());
+      devices.add(e.getValue());
+      dm.registerDevice(e.getKey(), e.getValue());
+      byName.put(e.getKey(), e.getValue());
+    }
   }
 
   /** A sparse zero-filled temporary file of {@code sectors} sectors; returns its path. */

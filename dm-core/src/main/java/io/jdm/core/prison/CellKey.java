@@ -9,8 +9,8 @@ package io.jdm.core.prison;
  * ({@code dm_cell_key_has_valid_range}): that is what lets the prison lock by range. Two keys
  * overlap when they are in the same space, on the same device, and their ranges intersect.
  *
- * @throws IllegalArgumentException from the constructor for a negative or empty range, or one the
- *     prison cannot take
+ * <p>The constructor throws {@link IllegalArgumentException} for a negative or empty range, or one
+ * the prison cannot take.
  */
 public record CellKey(boolean virtual, long dev, long blockBegin, long blockEnd) {
   public CellKey {

@@ -39,11 +39,13 @@ final class HeaderIo {
     }
     byte[] out = new byte[length];
     ByteBuffer b = ByteBuffer.wrap(out);
-    FileChannel ch = dev.asFileChannel();
-    while (b.hasRemaining()) {
-      int n = ch.read(b, pos + b.position());
-      if (n < 0) {
-        throw new LuksException(what + ": device " + dev.name() + " ended at " + b.position());
+    // closed: the view of a mapped device holds it open
+    try (FileChannel ch = dev.asFileChannel()) {
+      while (b.hasRemaining()) {
+        int n = ch.read(b, pos + b.position());
+        if (n < 0) {
+          throw new LuksException(what + ": device " + dev.name() + " ended at " + b.position());
+        }
       }
     }
     return out;
@@ -65,9 +67,10 @@ final class HeaderIo {
               + " bytes)");
     }
     ByteBuffer b = ByteBuffer.wrap(data);
-    FileChannel ch = dev.asFileChannel();
-    while (b.hasRemaining()) {
-      ch.write(b, pos + b.position());
+    try (FileChannel ch = dev.asFileChannel()) {
+      while (b.hasRemaining()) {
+        ch.write(b, pos + b.position());
+      }
     }
   }
 

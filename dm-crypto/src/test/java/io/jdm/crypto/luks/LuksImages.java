@@ -73,12 +73,16 @@ final class LuksImages {
 
   static byte[] read(BlockDevice dev, long pos, int len) throws Exception {
     ByteBuffer b = ByteBuffer.allocate(len);
-    dev.asFileChannel().read(b, pos);
+    try (var ch = dev.asFileChannel()) {
+      ch.read(b, pos);
+    }
     return b.array();
   }
 
   static void write(BlockDevice dev, long pos, byte[] data) throws Exception {
-    dev.asFileChannel().write(ByteBuffer.wrap(data), pos);
+    try (var ch = dev.asFileChannel()) {
+      ch.write(ByteBuffer.wrap(data), pos);
+    }
   }
 
   /** Flips one byte at {@code pos}. */
