@@ -145,7 +145,7 @@ class NbdReconnectTest {
         d.close();
         server.close();
       }
-      assertThat(threadsAlive(d.threadName())).isFalse();
+      await(() -> !threadsAlive(d.threadName()), "the device's threads to end"); // exit after close
       bios.assertAllCompletedOnce();
     }
   }
@@ -221,7 +221,7 @@ class NbdReconnectTest {
 
       d.close();
       assertThat(clock.pendingTasks()).isZero();
-      assertThat(threadsAlive(d.threadName())).isFalse();
+      await(() -> !threadsAlive(d.threadName()), "the device's threads to end"); // exit after close
       server = serve(mem);
       clock.advance(Duration.ofMinutes(1));
       assertThat(d.attempts()).isEqualTo(1);
@@ -242,7 +242,8 @@ class NbdReconnectTest {
         mute.bind(address);
         clock.advance(Duration.ofSeconds(1));
         d.close(); // whether the attempt is dialling, waiting for the greeting or not yet started
-        assertThat(threadsAlive(d.threadName())).isFalse();
+        await(
+            () -> !threadsAlive(d.threadName()), "the device's threads to end"); // exit after close
         assertThat(clock.pendingTasks()).isZero();
         assertThat(d.reconnects()).isZero();
       }
