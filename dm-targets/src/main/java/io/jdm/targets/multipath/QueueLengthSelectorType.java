@@ -2,7 +2,6 @@ package io.jdm.targets.multipath;
 
 import io.jdm.core.StatusType;
 import io.jdm.core.TargetContext;
-import io.jdm.core.TargetException;
 import io.jdm.core.pathselector.DmPath;
 import io.jdm.core.pathselector.PathSelector;
 import io.jdm.core.pathselector.PathSelectorType;
@@ -62,14 +61,7 @@ public final class QueueLengthSelectorType implements PathSelectorType {
 
     @Override
     public void addPath(DmPath path, String... args) {
-      if (args.length > 1) {
-        throw new TargetException("queue-length ps: incorrect number of arguments");
-      }
-      int repeat = 1;
-      if (args.length == 1) {
-        repeat = SelectorArgs.repeatCount(args[0], "queue-length ps: ", log);
-      }
-      Info pi = new Info(path, repeat);
+      Info pi = new Info(path, SelectorArgs.onlyRepeatCount(args, "queue-length ps: ", log));
       path.setSelectorContext(pi);
       paths.add(pi);
     }

@@ -2,6 +2,7 @@ package io.jdm.targets.multipath;
 
 import io.jdm.core.ArgSet;
 import io.jdm.core.TargetContext;
+import io.jdm.core.TargetException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 
@@ -31,6 +32,17 @@ final class SelectorArgs {
       v = 1;
     }
     return (int) v;
+  }
+
+  /**
+   * The per-path arguments of round-robin and queue-length: none, or one {@link #repeatCount}; more
+   * are {@code "<prefix>incorrect number of arguments"}.
+   */
+  static int onlyRepeatCount(String[] args, String prefix, Logger log) {
+    if (args.length > 1) {
+      throw new TargetException(prefix + "incorrect number of arguments");
+    }
+    return args.length == 1 ? repeatCount(args[0], prefix, log) : 1;
   }
 
   /** The context's logger, or one named after the selector when there is no context (tests). */
