@@ -130,6 +130,7 @@ class MirrorOverNbdkitTest {
                 "--verify_fatal=1",
                 "--do_verify=1",
                 "--randseed=11")
+            .directory(tmp.toFile()) // fio leaves its verify state file in the working folder
             .redirectErrorStream(true)
             .redirectOutput(fioLog.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
