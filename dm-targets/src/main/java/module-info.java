@@ -6,11 +6,13 @@
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
+  requires io.jdm.persistentdata;
 
   exports io.jdm.targets;
   exports io.jdm.targets.mirror;
   exports io.jdm.targets.multipath;
   exports io.jdm.targets.snapshot;
+  exports io.jdm.targets.thin;
   exports io.jdm.targets.verity;
 
   provides io.jdm.core.TargetType with
