@@ -7,7 +7,6 @@ import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
 import io.jdm.core.pathselector.DmPath;
 import io.jdm.core.pathselector.PathSelector;
-import io.jdm.core.pathselector.PathSelectorType;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,9 +30,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * time comes from the multipath target, read on the same clock ({@link #usesStartTime()}, the
  * kernel's {@code DM_PS_USE_HR_TIMER}). The arithmetic is the kernel's unsigned 64-bit arithmetic.
  */
-public final class HistoricalServiceTimeSelectorType implements PathSelectorType {
+public final class HistoricalServiceTimeSelectorType extends SelectorTypeBase {
   /** Creates the type; instances are found through {@link java.util.ServiceLoader}. */
-  public HistoricalServiceTimeSelectorType() {}
+  public HistoricalServiceTimeSelectorType() {
+    super(NAME, 1, 3);
+  }
 
   static final String NAME = "historical-service-time";
 
@@ -44,21 +45,6 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
   private static final long MAX_INFLIGHT = FIXED_1;
   private static final int BUCKET_SHIFT = 24; // buckets of about 16 ms
   private static final int WEIGHT_COUNT = 64;
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int tableArgs() {
-    return 1;
-  }
-
-  @Override
-  public int infoArgs() {
-    return 3;
-  }
 
   @Override
   public boolean usesStartTime() {
@@ -157,14 +143,14 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
     }
   }
 
-  private static final class Selector implements PathSelector {
-    private final PathOrder<Info> paths = new PathOrder<>();
+  private static final class Selector extends OrderedSelector<Info> {
     private final Clock clock;
     private final long[] weights = new long[WEIGHT_COUNT];
     private final long thresholdMultiplier;
     private final AtomicInteger validCount = new AtomicInteger();
 
     Selector(Clock clock, int base, long thresholdMultiplier) {
+      super(Info.class);
       this.clock = clock;
       this.thresholdMultiplier = thresholdMultiplier;
       for (int i = 0; i < WEIGHT_COUNT - 1; i++) {
@@ -179,7 +165,7 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
     }
 
     @Override
-    public void addPath(DmPath path, String... args) {
+    Info newInfo(DmPath path, String[] args) {
       if (args.length > 1) {
         throw new TargetException("historical-service-time ps: incorrect number of arguments");
       }
@@ -187,21 +173,24 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
       if (args.length == 1) {
         repeat = ArgSet.parseUint(args[0], "historical-service-time ps: invalid repeat count");
       }
-      Info pi = new Info(path, (int) repeat);
-      path.setSelectorContext(pi);
-      paths.add(pi);
+      return new Info(path, (int) repeat);
+    }
+
+    @Override
+    public void addPath(DmPath path, String... args) {
+      super.addPath(path, args);
       validCount.incrementAndGet();
     }
 
     @Override
     public void failPath(DmPath path) {
-      paths.fail((Info) path.selectorContext());
+      super.failPath(path);
       validCount.decrementAndGet();
     }
 
     @Override
     public void reinstatePath(DmPath path) {
-      paths.reinstateAtTail((Info) path.selectorContext());
+      super.reinstatePath(path);
       validCount.incrementAndGet();
     }
 
@@ -264,12 +253,12 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
 
     @Override
     public void startIo(DmPath path, long nrBytes) {
-      ((Info) path.selectorContext()).addOutstanding(1);
+      info(path).addOutstanding(1);
     }
 
     @Override
     public void endIo(DmPath path, long nrBytes, long startNanos) {
-      Info pi = (Info) path.selectorContext();
+      Info pi = info(path);
       synchronized (pi) {
         long st = serviceTime(pi, startNanos);
         pi.addOutstanding(-1);
@@ -299,14 +288,15 @@ public final class HistoricalServiceTimeSelectorType implements PathSelectorType
     }
 
     @Override
-    public String status(DmPath path, StatusType type) {
-      if (path == null) {
-        return "2 " + weights[0] + " " + Long.toUnsignedString(thresholdMultiplier) + " ";
-      }
+    String groupStatus() {
+      return "2 " + weights[0] + " " + Long.toUnsignedString(thresholdMultiplier) + " ";
+    }
+
+    @Override
+    String pathStatus(Info pi, StatusType type) {
       if (type == StatusType.TABLE) {
         return "0 ";
       }
-      Info pi = (Info) path.selectorContext();
       return Long.toUnsignedString(pi.historicalServiceTime)
           + " "
           + Long.toUnsignedString(pi.outstanding())

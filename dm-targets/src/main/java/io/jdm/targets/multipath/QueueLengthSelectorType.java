@@ -4,7 +4,6 @@ import io.jdm.core.StatusType;
 import io.jdm.core.TargetContext;
 import io.jdm.core.pathselector.DmPath;
 import io.jdm.core.pathselector.PathSelector;
-import io.jdm.core.pathselector.PathSelectorType;
 import java.lang.System.Logger;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,26 +14,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code 0 } for the group, {@code <in-flight> } per path for INFO, {@code <repeat_count> } for
  * TABLE.
  */
-public final class QueueLengthSelectorType implements PathSelectorType {
+public final class QueueLengthSelectorType extends SelectorTypeBase {
   /** Creates the type; instances are found through {@link java.util.ServiceLoader}. */
-  public QueueLengthSelectorType() {}
+  public QueueLengthSelectorType() {
+    super(NAME, 1, 1);
+  }
 
   static final String NAME = "queue-length";
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int tableArgs() {
-    return 1;
-  }
-
-  @Override
-  public int infoArgs() {
-    return 1;
-  }
 
   @Override
   public PathSelector create(TargetContext ctx, String... args) {
@@ -51,19 +37,17 @@ public final class QueueLengthSelectorType implements PathSelectorType {
     }
   }
 
-  private static final class Selector implements PathSelector {
-    private final PathOrder<Info> paths = new PathOrder<>();
+  private static final class Selector extends OrderedSelector<Info> {
     private final Logger log;
 
     Selector(Logger log) {
+      super(Info.class);
       this.log = log;
     }
 
     @Override
-    public void addPath(DmPath path, String... args) {
-      Info pi = new Info(path, SelectorArgs.onlyRepeatCount(args, "queue-length ps: ", log));
-      path.setSelectorContext(pi);
-      paths.add(pi);
+    Info newInfo(DmPath path, String[] args) {
+      return new Info(path, SelectorArgs.onlyRepeatCount(args, "queue-length ps: ", log));
     }
 
     /**
@@ -96,31 +80,17 @@ public final class QueueLengthSelectorType implements PathSelectorType {
     }
 
     @Override
-    public void failPath(DmPath path) {
-      paths.fail((Info) path.selectorContext());
-    }
-
-    @Override
-    public void reinstatePath(DmPath path) {
-      paths.reinstateAtTail((Info) path.selectorContext());
-    }
-
-    @Override
     public void startIo(DmPath path, long nrBytes) {
-      ((Info) path.selectorContext()).qlen.incrementAndGet();
+      info(path).qlen.incrementAndGet();
     }
 
     @Override
     public void endIo(DmPath path, long nrBytes, long startNanos) {
-      ((Info) path.selectorContext()).qlen.decrementAndGet();
+      info(path).qlen.decrementAndGet();
     }
 
     @Override
-    public String status(DmPath path, StatusType type) {
-      if (path == null) {
-        return "0 ";
-      }
-      Info pi = (Info) path.selectorContext();
+    String pathStatus(Info pi, StatusType type) {
       return (type == StatusType.INFO ? pi.qlen.get() : pi.repeatCount) + " ";
     }
   }

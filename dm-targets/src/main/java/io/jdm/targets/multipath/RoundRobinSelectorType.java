@@ -4,7 +4,6 @@ import io.jdm.core.StatusType;
 import io.jdm.core.TargetContext;
 import io.jdm.core.pathselector.DmPath;
 import io.jdm.core.pathselector.PathSelector;
-import io.jdm.core.pathselector.PathSelectorType;
 import java.lang.System.Logger;
 
 /**
@@ -13,26 +12,13 @@ import java.lang.System.Logger;
  * is used. Status: {@code 0 } for the group, nothing per path for INFO, {@code <repeat_count> } per
  * path for TABLE. A reinstated path is chosen next (the kernel puts it at the head of the list).
  */
-public final class RoundRobinSelectorType implements PathSelectorType {
+public final class RoundRobinSelectorType extends SelectorTypeBase {
   /** Creates the type; instances are found through {@link java.util.ServiceLoader}. */
-  public RoundRobinSelectorType() {}
+  public RoundRobinSelectorType() {
+    super(NAME, 1, 0);
+  }
 
   static final String NAME = "round-robin";
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int tableArgs() {
-    return 1;
-  }
-
-  @Override
-  public int infoArgs() {
-    return 0;
-  }
 
   @Override
   public PathSelector create(TargetContext ctx, String... args) {
@@ -48,19 +34,17 @@ public final class RoundRobinSelectorType implements PathSelectorType {
     }
   }
 
-  private static final class Selector implements PathSelector {
-    private final PathOrder<Info> paths = new PathOrder<>();
+  private static final class Selector extends OrderedSelector<Info> {
     private final Logger log;
 
     Selector(Logger log) {
+      super(Info.class);
       this.log = log;
     }
 
     @Override
-    public void addPath(DmPath path, String... args) {
-      Info pi = new Info(path, SelectorArgs.onlyRepeatCount(args, "round-robin ps: ", log));
-      path.setSelectorContext(pi);
-      paths.add(pi);
+    Info newInfo(DmPath path, String[] args) {
+      return new Info(path, SelectorArgs.onlyRepeatCount(args, "round-robin ps: ", log));
     }
 
     @Override
@@ -90,21 +74,13 @@ public final class RoundRobinSelectorType implements PathSelectorType {
     }
 
     @Override
-    public void failPath(DmPath path) {
-      paths.fail((Info) path.selectorContext());
-    }
-
-    @Override
     public void reinstatePath(DmPath path) {
-      paths.reinstateAtHead((Info) path.selectorContext());
+      paths.reinstateAtHead(info(path));
     }
 
     @Override
-    public String status(DmPath path, StatusType type) {
-      if (path == null) {
-        return "0 ";
-      }
-      return type == StatusType.TABLE ? ((Info) path.selectorContext()).repeatCount + " " : "";
+    String pathStatus(Info pi, StatusType type) {
+      return type == StatusType.TABLE ? pi.repeatCount + " " : "";
     }
   }
 }

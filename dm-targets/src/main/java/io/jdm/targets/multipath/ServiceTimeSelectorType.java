@@ -6,7 +6,6 @@ import io.jdm.core.TargetContext;
 import io.jdm.core.TargetException;
 import io.jdm.core.pathselector.DmPath;
 import io.jdm.core.pathselector.PathSelector;
-import io.jdm.core.pathselector.PathSelectorType;
 import java.lang.System.Logger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -23,27 +22,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * kernel's 32-bit in-flight counter or its truncation of a difference to {@code int} would wrap (2
  * GiB in flight on one path), jdm compares the true values.
  */
-public final class ServiceTimeSelectorType implements PathSelectorType {
+public final class ServiceTimeSelectorType extends SelectorTypeBase {
   /** Creates the type; instances are found through {@link java.util.ServiceLoader}. */
-  public ServiceTimeSelectorType() {}
+  public ServiceTimeSelectorType() {
+    super(NAME, 2, 2);
+  }
 
   static final String NAME = "service-time";
   private static final int MAX_RELATIVE_THROUGHPUT = 100;
-
-  @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int tableArgs() {
-    return 2;
-  }
-
-  @Override
-  public int infoArgs() {
-    return 2;
-  }
 
   @Override
   public PathSelector create(TargetContext ctx, String... args) {
@@ -78,16 +64,16 @@ public final class ServiceTimeSelectorType implements PathSelectorType {
     return rt2 - rt1; // Case 4: equal service time, the higher throughput
   }
 
-  private static final class Selector implements PathSelector {
-    private final PathOrder<Info> paths = new PathOrder<>();
+  private static final class Selector extends OrderedSelector<Info> {
     private final Logger log;
 
     Selector(Logger log) {
+      super(Info.class);
       this.log = log;
     }
 
     @Override
-    public void addPath(DmPath path, String... args) {
+    Info newInfo(DmPath path, String[] args) {
       if (args.length > 2) {
         throw new TargetException("service-time ps: incorrect number of arguments");
       }
@@ -105,9 +91,7 @@ public final class ServiceTimeSelectorType implements PathSelectorType {
                     MAX_RELATIVE_THROUGHPUT,
                     "service-time ps: invalid relative_throughput value");
       }
-      Info pi = new Info(path, repeat, rt);
-      path.setSelectorContext(pi);
-      paths.add(pi);
+      return new Info(path, repeat, rt);
     }
 
     /**
@@ -144,31 +128,17 @@ public final class ServiceTimeSelectorType implements PathSelectorType {
     }
 
     @Override
-    public void failPath(DmPath path) {
-      paths.fail((Info) path.selectorContext());
-    }
-
-    @Override
-    public void reinstatePath(DmPath path) {
-      paths.reinstateAtTail((Info) path.selectorContext());
-    }
-
-    @Override
     public void startIo(DmPath path, long nrBytes) {
-      ((Info) path.selectorContext()).inFlightSize.addAndGet(nrBytes);
+      info(path).inFlightSize.addAndGet(nrBytes);
     }
 
     @Override
     public void endIo(DmPath path, long nrBytes, long startNanos) {
-      ((Info) path.selectorContext()).inFlightSize.addAndGet(-nrBytes);
+      info(path).inFlightSize.addAndGet(-nrBytes);
     }
 
     @Override
-    public String status(DmPath path, StatusType type) {
-      if (path == null) {
-        return "0 ";
-      }
-      Info pi = (Info) path.selectorContext();
+    String pathStatus(Info pi, StatusType type) {
       return (type == StatusType.INFO ? pi.inFlightSize.get() : pi.repeatCount)
           + " "
           + pi.relativeThroughput
