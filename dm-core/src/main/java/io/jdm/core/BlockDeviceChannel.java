@@ -2,14 +2,11 @@ package io.jdm.core;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.channels.ReadableByteChannel;
-import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -34,15 +31,13 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Thread-safe; the relative {@code read}/{@code write} methods share one position.
  */
-final class BlockDeviceChannel extends FileChannel {
+final class BlockDeviceChannel extends PositionalChannel {
   private final BlockDevice device;
   private final int blockSize;
   private final ReadWriteLock rmw = new ReentrantReadWriteLock();
-  private final Object positionLock = new Object();
   private final List<Lock> locks = new ArrayList<>();
   private final BooleanSupplier removed;
   private final BlockDevice closeWithChannel;
-  private long position;
 
   BlockDeviceChannel(BlockDevice device) {
     this(device, () -> false, null);
@@ -59,7 +54,8 @@ final class BlockDeviceChannel extends FileChannel {
     this.closeWithChannel = closeWithChannel;
   }
 
-  private void ensureOpen() throws IOException {
+  @Override
+  void ensureOpen() throws IOException {
     if (!isOpen()) {
       throw new ClosedChannelException();
     }
@@ -68,88 +64,18 @@ final class BlockDeviceChannel extends FileChannel {
     }
   }
 
+  @Override
+  String describe() {
+    return "jdm block device " + device.name();
+  }
+
+  @Override
+  long transferLimit() {
+    return device.size();
+  }
+
   private IOException deviceRemoved() {
     return new IOException(device.name() + ": device removed");
-  }
-
-  @Override
-  public int read(ByteBuffer dst) throws IOException {
-    synchronized (positionLock) {
-      int n = read(dst, position);
-      if (n > 0) {
-        position += n;
-      }
-      return n;
-    }
-  }
-
-  @Override
-  public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, dsts.length);
-    synchronized (positionLock) {
-      long total = 0;
-      for (int i = offset; i < offset + length; i++) {
-        if (!dsts[i].hasRemaining()) {
-          continue;
-        }
-        int n = read(dsts[i], position);
-        if (n < 0) {
-          return total == 0 ? -1 : total;
-        }
-        position += n;
-        total += n;
-        if (dsts[i].hasRemaining()) {
-          break;
-        }
-      }
-      return total;
-    }
-  }
-
-  @Override
-  public int write(ByteBuffer src) throws IOException {
-    synchronized (positionLock) {
-      int n = write(src, position);
-      position += n;
-      return n;
-    }
-  }
-
-  @Override
-  public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, srcs.length);
-    synchronized (positionLock) {
-      long total = 0;
-      for (int i = offset; i < offset + length; i++) {
-        int n = write(srcs[i], position);
-        position += n;
-        total += n;
-        if (srcs[i].hasRemaining()) {
-          break;
-        }
-      }
-      return total;
-    }
-  }
-
-  @Override
-  public long position() throws IOException {
-    ensureOpen();
-    synchronized (positionLock) {
-      return position;
-    }
-  }
-
-  @Override
-  public FileChannel position(long newPosition) throws IOException {
-    if (newPosition < 0) {
-      throw new IllegalArgumentException("position " + newPosition + " < 0");
-    }
-    ensureOpen();
-    synchronized (positionLock) {
-      position = newPosition;
-    }
-    return this;
   }
 
   @Override
@@ -168,11 +94,7 @@ final class BlockDeviceChannel extends FileChannel {
       throw new IOException(
           "cannot truncate block device " + device.name() + " to " + size + " bytes");
     }
-    synchronized (positionLock) {
-      if (position > size) {
-        position = size;
-      }
-    }
+    clampPosition(size);
     return this;
   }
 
@@ -291,60 +213,6 @@ final class BlockDeviceChannel extends FileChannel {
     tmp.put((int) (pos - start), in, at, len);
     tmp.clear();
     device.write(tmp, start);
-  }
-
-  @Override
-  public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
-    if (pos < 0 || count < 0) {
-      throw new IllegalArgumentException("position " + pos + ", count " + count);
-    }
-    ensureOpen();
-    long done = 0;
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(count, 1), 1 << 20));
-    while (done < count) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = read(buf, pos + done);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      while (buf.hasRemaining()) {
-        if (target.write(buf) == 0 && buf.hasRemaining()) {
-          return done + (n - buf.remaining());
-        }
-      }
-      done += n;
-    }
-    return done;
-  }
-
-  @Override
-  public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
-    if (pos < 0 || count < 0) {
-      throw new IllegalArgumentException("position " + pos + ", count " + count);
-    }
-    ensureOpen();
-    long done = 0;
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(count, 1), 1 << 20));
-    while (done < count && pos + done < device.size()) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = src.read(buf);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      while (buf.hasRemaining()) {
-        write(buf, pos + done + (n - buf.remaining()));
-      }
-      done += n;
-    }
-    return done;
-  }
-
-  @Override
-  public MappedByteBuffer map(MapMode mode, long pos, long size) {
-    throw new UnsupportedOperationException(
-        "a jdm block device cannot be memory-mapped: " + device.name());
   }
 
   @Override

@@ -3,12 +3,9 @@ package io.jdm.core;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.NonWritableChannelException;
-import java.nio.channels.ReadableByteChannel;
-import java.nio.channels.WritableByteChannel;
 import java.util.Objects;
 import java.util.zip.CRC32C;
 
@@ -34,9 +31,8 @@ import java.util.zip.CRC32C;
  * channel writes the trailer if the size changed, and leaves the device open. Not supported: {@code
  * map}; locks are those of the raw view, within this channel only.
  */
-public final class DeviceFileChannel extends FileChannel {
+public final class DeviceFileChannel extends PositionalChannel {
   private static final long MAGIC = 0x314C454649444D4AL; // "JDMFILE1" little-endian
-  private static final int TRAILER_BYTES = 20;
 
   private final BlockDevice device;
   private final FileChannel raw;
@@ -45,7 +41,6 @@ public final class DeviceFileChannel extends FileChannel {
   private final Object lock = new Object();
   private long size; // guarded by lock
   private long persistedSize; // guarded by lock
-  private long position; // guarded by lock
 
   private DeviceFileChannel(BlockDevice device, long size, long persistedSize) {
     this.device = device;
@@ -101,12 +96,18 @@ public final class DeviceFileChannel extends FileChannel {
     return size;
   }
 
+  @Override
+  String describe() {
+    return "the file on " + device.name();
+  }
+
   /** Bytes the file can hold: the device size less the trailer block. */
   public long capacity() {
     return trailerPos;
   }
 
-  private void ensureOpen() throws IOException {
+  @Override
+  void ensureOpen() throws IOException {
     if (!isOpen()) {
       throw new java.nio.channels.ClosedChannelException();
     }
@@ -183,80 +184,6 @@ public final class DeviceFileChannel extends FileChannel {
     }
   }
 
-  @Override
-  public int read(ByteBuffer dst) throws IOException {
-    synchronized (lock) {
-      int n = read(dst, position);
-      if (n > 0) {
-        position += n;
-      }
-      return n;
-    }
-  }
-
-  @Override
-  public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, dsts.length);
-    synchronized (lock) {
-      long total = 0;
-      for (int i = offset; i < offset + length; i++) {
-        if (!dsts[i].hasRemaining()) {
-          continue;
-        }
-        int n = read(dsts[i]);
-        if (n < 0) {
-          return total == 0 ? -1 : total;
-        }
-        total += n;
-        if (dsts[i].hasRemaining()) {
-          break;
-        }
-      }
-      return total;
-    }
-  }
-
-  @Override
-  public int write(ByteBuffer src) throws IOException {
-    synchronized (lock) {
-      int n = write(src, position);
-      position += n;
-      return n;
-    }
-  }
-
-  @Override
-  public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-    Objects.checkFromIndexSize(offset, length, srcs.length);
-    synchronized (lock) {
-      long total = 0;
-      for (int i = offset; i < offset + length; i++) {
-        total += write(srcs[i]);
-      }
-      return total;
-    }
-  }
-
-  @Override
-  public long position() throws IOException {
-    ensureOpen();
-    synchronized (lock) {
-      return position;
-    }
-  }
-
-  @Override
-  public FileChannel position(long newPosition) throws IOException {
-    if (newPosition < 0) {
-      throw new IllegalArgumentException("position " + newPosition + " < 0");
-    }
-    ensureOpen();
-    synchronized (lock) {
-      position = newPosition;
-    }
-    return this;
-  }
-
   /** The logical size: the end of the furthest write, or what {@code truncate} left. */
   @Override
   public long size() throws IOException {
@@ -280,10 +207,8 @@ public final class DeviceFileChannel extends FileChannel {
       if (newSize < size) {
         size = newSize;
       }
-      if (position > newSize) {
-        position = newSize;
-      }
     }
+    clampPosition(newSize);
     return this;
   }
 
@@ -313,49 +238,6 @@ public final class DeviceFileChannel extends FileChannel {
     device.write(b, trailerPos);
     device.flush();
     persistedSize = size;
-  }
-
-  @Override
-  public long transferTo(long pos, long count, WritableByteChannel target) throws IOException {
-    ensureOpen();
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(count, 1), 1 << 16));
-    long done = 0;
-    while (done < count) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = read(buf, pos + done);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      while (buf.hasRemaining()) {
-        target.write(buf);
-      }
-      done += n;
-    }
-    return done;
-  }
-
-  @Override
-  public long transferFrom(ReadableByteChannel src, long pos, long count) throws IOException {
-    ensureOpen();
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(count, 1), 1 << 16));
-    long done = 0;
-    while (done < count) {
-      buf.clear().limit((int) Math.min(buf.capacity(), count - done));
-      int n = src.read(buf);
-      if (n <= 0) {
-        break;
-      }
-      buf.flip();
-      write(buf, pos + done);
-      done += n;
-    }
-    return done;
-  }
-
-  @Override
-  public MappedByteBuffer map(MapMode mode, long pos, long size) {
-    throw new UnsupportedOperationException("map is not supported on a device file");
   }
 
   @Override
