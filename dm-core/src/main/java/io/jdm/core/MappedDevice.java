@@ -1,9 +1,7 @@
 package io.jdm.core;
 
-import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -12,7 +10,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -69,15 +66,12 @@ public final class MappedDevice implements BlockDevice {
   private volatile Table inactive; // written under control
   private volatile IoLimits limits = IoLimits.DEFAULT;
 
-  private volatile int ioBlocked;
-  private volatile boolean noflushSuspending;
   private volatile boolean suspended;
   private volatile boolean removed;
   private volatile boolean deferredRemove;
 
   private final IoCounters counters = new IoCounters();
-  private final ArrayDeque<Bio> deferred = new ArrayDeque<>(); // guarded by itself
-  private volatile Thread suspendWaiter;
+  private final SuspendGate gate = new SuspendGate();
 
   private final AtomicInteger eventNr = new AtomicInteger();
   private final Object eventLock = new Object();
@@ -145,7 +139,7 @@ public final class MappedDevice implements BlockDevice {
     int g = IoCounters.group(bio.op());
     IoCounters.Cell cell = counters.cell();
     counters.start(cell, g);
-    if (ioBlocked != 0) {
+    if (gate.isBlocked()) {
       unstart(cell, g);
       blocked(bio);
       return;
@@ -159,7 +153,7 @@ public final class MappedDevice implements BlockDevice {
    */
   private void unstart(IoCounters.Cell cell, int g) {
     counters.unstart(cell, g);
-    wakeSuspender();
+    gate.wake();
   }
 
   /** Routes a counted bio. */
@@ -408,16 +402,15 @@ public final class MappedDevice implements BlockDevice {
       bio.complete(BlockStatus.IOERR);
       return;
     }
-    synchronized (deferred) {
-      if (removed) {
-        throw new IllegalStateException(name + " has been removed");
-      }
-      if (ioBlocked != 0) {
-        deferred.addLast(bio);
+    switch (gate.hold(bio)) {
+      case HELD:
         return;
-      }
+      case CLOSED:
+        throw new IllegalStateException(name + " has been removed");
+      case OPEN:
+      default:
+        submit(bio); // resumed meanwhile
     }
-    submit(bio); // resumed meanwhile
   }
 
   /** Completion of a bio through one of this device's frames. */
@@ -449,9 +442,9 @@ public final class MappedDevice implements BlockDevice {
       int g = IoCounters.group(bio.op());
       IoCounters.Cell cell = (IoCounters.Cell) f.ownerData;
       if (bio.status() == BlockStatus.DM_REQUEUE) {
-        if (deferRequeued(bio)) {
+        if (gate.holdRequeued(bio)) {
           counters.abandon(cell, g);
-          wakeSuspender();
+          gate.wake();
           return false;
         }
         bio.setStatus(BlockStatus.IOERR);
@@ -462,46 +455,19 @@ public final class MappedDevice implements BlockDevice {
         counters.done(
             cell, g, f.sectors, timing ? Math.max(1, clock.nanoTime() - f.startNanos) : 0);
       }
-      wakeSuspender();
-      return true;
-    }
-  }
-
-  /**
-   * A pushed-back bio during a noflush suspend ({@code dm_handle_requeue}): kept for replay after
-   * resume, or when the suspend gives up. It is kept even if the suspend has not blocked new I/O
-   * yet: reissuing it at once from here would map it again on this stack, and a target that keeps
-   * answering REQUEUE until I/O is blocked would recurse (the kernel reissues from a workqueue).
-   * Decided under the queue lock, so a suspend that gives up cannot leave the bio behind. Returns
-   * false when the bio must fail instead.
-   */
-  private boolean deferRequeued(Bio bio) {
-    synchronized (deferred) {
-      if (!noflushSuspending || removed) {
-        return false;
-      }
-      bio.popFrame();
-      bio.setStatus(BlockStatus.OK);
-      deferred.addFirst(bio);
+      gate.wake();
       return true;
     }
   }
 
   /** {@code dm_noflush_suspending}: a {@link SuspendMode#NOFLUSH} suspend is under way. */
   boolean isNoflushSuspending() {
-    return noflushSuspending;
+    return gate.isNoflushSuspending();
   }
 
   /** Whether new I/O is being held (for tests). */
   boolean isIoBlocked() {
-    return ioBlocked != 0;
-  }
-
-  private void wakeSuspender() {
-    Thread w = suspendWaiter;
-    if (w != null) {
-      LockSupport.unpark(w);
-    }
+    return gate.isBlocked();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -617,19 +583,17 @@ public final class MappedDevice implements BlockDevice {
   private boolean doSuspend(SuspendMode mode, long deadline) {
     Table t = live;
     boolean noflush = mode == SuspendMode.NOFLUSH;
-    synchronized (deferred) {
-      noflushSuspending = noflush;
-    }
+    gate.setNoflushSuspending(noflush);
     boolean done = false;
     try {
       if (t != null) {
         t.presuspend();
       }
-      ioBlocked = 1;
+      gate.block();
       if (t != null) {
         t.startSuspendingHolds();
       }
-      if (!awaitIdle(deadline)) {
+      if (!gate.awaitIdle(counters, deadline)) {
         if (t != null) {
           t.stopSuspendingHolds();
           t.presuspendUndo();
@@ -642,9 +606,7 @@ public final class MappedDevice implements BlockDevice {
       suspended = true;
       done = true;
     } finally {
-      synchronized (deferred) {
-        noflushSuspending = false;
-      }
+      gate.setNoflushSuspending(false);
       if (!done) {
         replayDeferred(); // undo: reissue what was held, unblock
       }
@@ -670,42 +632,6 @@ public final class MappedDevice implements BlockDevice {
     w.await();
     if (f.status() != BlockStatus.OK) {
       LOG.log(System.Logger.Level.WARNING, name + ": flush while suspending failed: " + f.status());
-    }
-  }
-
-  /**
-   * Waits until nothing is in flight, or the deadline ({@link Long#MAX_VALUE}: none) passes.
-   * Completions wake the waiter, but they publish their count without a full fence (see {@link
-   * IoCounters}), so the waiter also looks again after a short park; that costs a suspend at most a
-   * millisecond, never correctness.
-   */
-  private boolean awaitIdle(long deadline) {
-    suspendWaiter = Thread.currentThread();
-    VarHandle.fullFence(); // the flag and the waiter are set before the first count
-    boolean interrupted = false;
-    long park = TimeUnit.MICROSECONDS.toNanos(20);
-    try {
-      while (counters.inFlight() != 0) {
-        long wait = park;
-        if (deadline != Long.MAX_VALUE) {
-          long left = deadline - System.nanoTime();
-          if (left <= 0) {
-            return false;
-          }
-          wait = Math.min(wait, left);
-        }
-        LockSupport.parkNanos(this, wait);
-        park = Math.min(park * 2, TimeUnit.MILLISECONDS.toNanos(1));
-        if (Thread.interrupted()) {
-          interrupted = true;
-        }
-      }
-      return true;
-    } finally {
-      suspendWaiter = null;
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 
@@ -775,13 +701,7 @@ public final class MappedDevice implements BlockDevice {
    * completion callback that does I/O on this device does not wait behind the replay).
    */
   private void replayDeferred() {
-    List<Bio> held;
-    synchronized (deferred) {
-      held = new ArrayList<>(deferred);
-      deferred.clear();
-      ioBlocked = 0;
-    }
-    for (Bio b : held) {
+    for (Bio b : gate.unblock()) {
       int g = IoCounters.group(b.op());
       IoCounters.Cell cell = counters.cell();
       counters.start(cell, g);
@@ -1078,14 +998,8 @@ public final class MappedDevice implements BlockDevice {
     if (!suspended && live != null) {
       doSuspend(SuspendMode.NOLOCKFS, Long.MAX_VALUE);
     }
-    ioBlocked = 1;
-    List<Bio> held;
-    synchronized (deferred) {
-      removed = true;
-      held = new ArrayList<>(deferred);
-      deferred.clear();
-    }
-    for (Bio b : held) {
+    removed = true;
+    for (Bio b : gate.close()) {
       b.complete(BlockStatus.IOERR);
     }
     Table l = live;
