@@ -20,8 +20,8 @@ class BenchSmokeTest {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
-    // + 5 verity configurations
-    assertThat(results).hasSize(83);
+    // + 5 verity configurations + 6 multipath (one or two paths, three selectors)
+    assertThat(results).hasSize(89);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -32,6 +32,8 @@ class BenchSmokeTest {
         .contains("| MirrorBenchmark.write2 | path=mirror, size=1048576 |")
         .contains("| MirrorReadBenchmark.read | path=round_robin, serviceMicros=1000 |")
         .contains("MirrorResyncBenchmark.resync")
+        .contains(
+            "| MultipathBenchmark.read | paths=two, selector=service-time, serviceMicros=1000 |")
         .contains("| CryptBenchmark.xts | buffer=heap, op=encrypt, sectorSize=4096 |")
         .contains("CryptBenchmark.jdkEcb")
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")
