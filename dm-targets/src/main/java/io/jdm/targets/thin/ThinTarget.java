@@ -114,9 +114,8 @@ final class ThinTarget implements EndIoTarget {
 
   @Override
   public EndIoResult endIo(Bio bio, BlockStatus status) {
-    long t = bio.targetLong();
+    long t = bio.targetLong(); // set by every map and by the worker before it issues
     if (t != 0) {
-      bio.setTargetLong(0);
       pool.inFlight.exit((int) (t - 1));
     }
     return EndIoResult.DONE;

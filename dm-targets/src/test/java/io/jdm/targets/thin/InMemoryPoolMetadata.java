@@ -104,6 +104,7 @@ final class InMemoryPoolMetadata implements PoolMetadata {
   private boolean closed;
   private boolean changed;
   private long allocCursor;
+  private long freeCount = -1; // blocks free now and at the last commit; -1: count again
   private final Set<Long> changedDevices = new HashSet<>();
   private final Set<Long> abortedDevices = new HashSet<>();
   private final Map<Long, Handle> open = new HashMap<>();
@@ -298,7 +299,14 @@ final class InMemoryPoolMetadata implements PoolMetadata {
     return d;
   }
 
+  private boolean isFree(long b) {
+    return state.refs[(int) b] == 0 && (b >= committed.refs.length || committed.refs[(int) b] == 0);
+  }
+
   private void inc(long b) {
+    if (freeCount >= 0 && isFree(b)) {
+      freeCount--;
+    }
     state.refs[(int) b]++;
   }
 
@@ -307,6 +315,9 @@ final class InMemoryPoolMetadata implements PoolMetadata {
       throw new PoolMetadataException(Errno.EINVAL, "reference count of data block " + b + " < 0");
     }
     state.refs[(int) b]--;
+    if (freeCount >= 0 && isFree(b)) {
+      freeCount++;
+    }
   }
 
   @Override
@@ -361,6 +372,7 @@ final class InMemoryPoolMetadata implements PoolMetadata {
       preCommit.run();
     }
     committed = state.copy();
+    freeCount = -1;
     writeCommitted();
     changed = false;
     changedDevices.clear();
@@ -379,6 +391,7 @@ final class InMemoryPoolMetadata implements PoolMetadata {
     abortedDevices.addAll(changedDevices);
     changedDevices.clear();
     state = committed.copy();
+    freeCount = -1;
     changed = false;
   }
 
@@ -442,8 +455,10 @@ final class InMemoryPoolMetadata implements PoolMetadata {
     long n = state.dataBlocks;
     for (long i = 0; i < n; i++) {
       long b = (allocCursor + i) % n;
-      if (state.refs[(int) b] == 0
-          && (b >= committed.refs.length || committed.refs[(int) b] == 0)) {
+      if (isFree(b)) {
+        if (freeCount > 0) {
+          freeCount--;
+        }
         state.refs[(int) b] = 1;
         allocCursor = b + 1;
         changed = true;
@@ -460,13 +475,16 @@ final class InMemoryPoolMetadata implements PoolMetadata {
 
   @Override
   public synchronized long freeDataBlocks() {
-    long free = 0;
-    for (int i = 0; i < state.dataBlocks; i++) {
-      if (state.refs[i] == 0 && (i >= committed.refs.length || committed.refs[i] == 0)) {
-        free++;
+    if (freeCount < 0) {
+      long free = 0;
+      for (int i = 0; i < state.dataBlocks; i++) {
+        if (isFree(i)) {
+          free++;
+        }
       }
+      freeCount = free;
     }
-    return free;
+    return freeCount;
   }
 
   private long usedMetadataBlocks(State s) {
@@ -529,6 +547,7 @@ final class InMemoryPoolMetadata implements PoolMetadata {
     }
     state.refs = java.util.Arrays.copyOf(state.refs, (int) newBlocks);
     state.dataBlocks = newBlocks;
+    freeCount = -1;
     changed = true;
   }
 
