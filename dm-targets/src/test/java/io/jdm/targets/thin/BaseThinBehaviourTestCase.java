@@ -466,6 +466,74 @@ abstract class BaseThinBehaviourTestCase {
     assertThat(Arrays.equals(head, a) || Arrays.equals(head, b)).isTrue();
   }
 
+  @Test
+  void aFailedCommitMakesThePoolReadOnlyAndAFailedAbortFailsIt() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean failCommit =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicBoolean failAbort =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    PoolMetadataOpener inner = opener();
+    PoolMetadataOpener failing =
+        (dev, bs, format) -> {
+          PoolMetadata m = inner.open(dev, bs, format);
+          return (PoolMetadata)
+              java.lang.reflect.Proxy.newProxyInstance(
+                  PoolMetadata.class.getClassLoader(),
+                  new Class<?>[] {PoolMetadata.class},
+                  (proxy, method, args) -> {
+                    if ((method.getName().equals("commit") && failCommit.get())
+                        || (method.getName().equals("abort") && failAbort.get())) {
+                      throw new PoolMetadataException(
+                          io.jdm.core.Errno.EIO, "injected " + method.getName() + " failure");
+                    }
+                    try {
+                      return method.invoke(m, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                      throw e.getCause();
+                    }
+                  });
+        };
+    dm.close();
+    dm = ThinMappers.create(42, failing, clock);
+    dm.registerDevice("meta", meta);
+    dm.registerDevice("data", data);
+    pool(8 * BS, 0, "");
+    pool.message(0, "create_thin", "1");
+    MappedDevice t = thin("t", 1, 4 * BS);
+    t.write(pattern(BS, 1), 0);
+    t.flush();
+    failCommit.set(true);
+    t.write(pattern(8, 2), BS * 512L);
+    BioTracker.Completion flush = bios.completion();
+    t.submit(Bio.flush(flush));
+    assertThat(flush.await()).isEqualTo(BlockStatus.IOERR);
+    assertThat(pool.status()).contains(" ro discard_passdown queue_if_no_space needs_check ");
+    assertThat(read(t, 0, BS)).isEqualTo(pattern(BS, 1)); // the committed mapping serves reads
+    assertThat(isZero(read(t, BS, BS))).as("the aborted mapping is gone").isTrue();
+    failAbort.set(true);
+    t.remove();
+    pool.remove();
+    failCommit.set(false);
+    assertThat(pool(8 * BS, 0, "").status()).as("needs_check stays").contains(" ro ");
+    pool.remove();
+    meta.write(ByteBuffer.allocate(8192 * 512), 0); // new metadata
+    pool(8 * BS, 0, "");
+    pool.message(0, "create_thin", "1");
+    t = thin("t", 1, 4 * BS);
+    failCommit.set(true);
+    t.write(pattern(8, 3), 2L * BS * 512);
+    BioTracker.Completion f2 = bios.completion();
+    t.submit(Bio.flush(f2));
+    assertThat(f2.await()).isEqualTo(BlockStatus.IOERR);
+    assertThat(pool.status()).isEqualTo("0 1024 thin-pool Fail\n");
+    assertThat(t.status()).isEqualTo("0 512 thin Fail\n");
+    BioTracker.Completion r = bios.completion();
+    t.submit(Bio.read(0, ByteBuffer.allocate(4096), r));
+    assertThat(r.await()).isEqualTo(BlockStatus.IOERR);
+    t.remove();
+    pool.remove();
+  }
+
   void awaitStatus(String fragment) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (!pool.status().contains(fragment)) {
