@@ -25,6 +25,11 @@ abstract class BaseThinWorkloadTestCase {
 
   protected abstract PoolMetadataOpener opener();
 
+  /** Checks the pool's metadata after the workload, before the pool is removed (model-specific). */
+  protected void checkMetadata(PoolMetadata metadata) throws IOException {}
+
+  private PoolMetadata last;
+
   @Test
   void randomWritesDiscardsAndSnapshotsMatchTheModels() throws IOException {
     long seed = Long.getLong("jdm.seed", System.nanoTime());
@@ -39,7 +44,14 @@ abstract class BaseThinWorkloadTestCase {
   private void run(long seed) throws IOException {
     Random rnd = new Random(seed);
     int ops = Integer.getInteger("jdm.thin.ops", 3000);
-    try (DeviceMapper dm = ThinMappers.create(seed, opener());
+    PoolMetadataOpener inner = opener();
+    PoolMetadataOpener capturing =
+        (dev, bs, format) -> {
+          PoolMetadata m = inner.open(dev, bs, format);
+          last = m;
+          return m;
+        };
+    try (DeviceMapper dm = ThinMappers.create(seed, capturing);
         MemoryBlockDevice meta = MemoryBlockDevice.create("meta", 16384);
         MemoryBlockDevice data =
             MemoryBlockDevice.create("data", (long) (THINS + SNAPS) * SECTORS)) {
@@ -91,6 +103,7 @@ abstract class BaseThinWorkloadTestCase {
         check(devs.get(i), models.get(i), 0, SECTORS);
       }
       String status = pool.status();
+      checkMetadata(last);
       for (MappedDevice dev : devs) {
         dev.remove();
       }
