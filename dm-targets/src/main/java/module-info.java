@@ -2,7 +2,8 @@
  * Targets beyond the kernel's dm-mod: the testing targets {@code delay}, {@code flakey}, {@code
  * dust}, {@code log-writes}, and {@code unstriped}, {@code switch}, {@code verity}, {@code
  * multipath} with the kernel's path selectors, the kernel's {@code mirror} (dm-raid1), and the
- * snapshot targets {@code snapshot-origin}, {@code snapshot}, {@code snapshot-merge}.
+ * snapshot targets {@code snapshot-origin}, {@code snapshot}, {@code snapshot-merge}, and thin
+ * provisioning's {@code thin-pool} and {@code thin}.
  */
 module io.jdm.targets {
   requires transitive io.jdm.core;
@@ -28,7 +29,9 @@ module io.jdm.targets {
       io.jdm.targets.mirror.MirrorTargetType,
       io.jdm.targets.snapshot.SnapshotOriginTargetType,
       io.jdm.targets.snapshot.SnapshotTargetType,
-      io.jdm.targets.snapshot.SnapshotMergeTargetType;
+      io.jdm.targets.snapshot.SnapshotMergeTargetType,
+      io.jdm.targets.thin.ThinPoolTargetType,
+      io.jdm.targets.thin.ThinTargetType;
   provides io.jdm.core.pathselector.PathSelectorType with
       io.jdm.targets.multipath.RoundRobinSelectorType,
       io.jdm.targets.multipath.QueueLengthSelectorType,

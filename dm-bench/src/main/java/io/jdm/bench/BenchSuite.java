@@ -311,6 +311,16 @@ public final class BenchSuite {
       double rate = base.score() / row.score();
       return new String[] {"≥ 0.9x origin", ratio(rate) + " of origin rate", met(rate >= 0.9)};
     }
+    if (b.equals("ThinBenchmark.read") && row.params().get("path").equals("thin")) {
+      Map<String, String> p = new LinkedHashMap<>(row.params());
+      p.put("path", "linear");
+      Row base = find(rows, b, p);
+      if (base == null) {
+        return new String[] {"≥ 0.9x linear", "-", "-"};
+      }
+      double rate = base.score() / row.score();
+      return new String[] {"≥ 0.9x linear", ratio(rate) + " of linear rate", met(rate >= 0.9)};
+    }
     if (b.startsWith("CryptBenchmark.")) {
       double rate = CryptBenchmark.BIO / (row.score() * 1e-9); // bytes per second
       String speed = digits(rate / 1e6) + " MB/s";

@@ -20,8 +20,8 @@ class BenchSmokeTest {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
-    // + 5 verity configurations + 6 multipath (one or two paths, three selectors)
-    assertThat(results).hasSize(89);
+    // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 4 thin
+    assertThat(results).hasSize(93);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -41,7 +41,9 @@ class BenchSmokeTest {
         .contains("| SnapshotBenchmark.read | path=snapshot |")
         .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |")
         .contains("| VerityBenchmark.random | path=verity |")
-        .contains("| VerityBenchmark.sequential | path=verity |");
+        .contains("| VerityBenchmark.sequential | path=verity |")
+        .contains("| ThinBenchmark.read | path=thin |")
+        .contains("| ThinBenchmark.firstWrite | zeroing=zero |");
     assertThat(out.resolve("jmh.json")).exists();
   }
 
