@@ -1,0 +1,54 @@
+package io.jdm.bench;
+
+import io.jdm.core.FileBlockDevice;
+import io.jdm.crypto.luks.Luks;
+import io.jdm.crypto.luks.LuksFormatOptions;
+import io.jdm.crypto.luks.LuksVolume;
+import io.jdm.crypto.luks.Pbkdf;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One LUKS2 format or open through jdm's LUKS API, in a JVM of its own, for {@code
+ * argon2-vs-cryptsetup.sh} to time beside {@code cryptsetup luksFormat} and {@code cryptsetup open
+ * --test-passphrase}: the JVM's start and the first (cold) key derivation included, as a {@code
+ * jdmsetup} user pays them.
+ *
+ * <p>Usage: {@code java -cp dm-bench.jar io.jdm.bench.LuksKdfRun format FILE KEYFILE TIME
+ * MEMORY_KIB PARALLEL} (Argon2id), or {@code ... open FILE KEYFILE} (unlocks and closes: {@code
+ * --test-passphrase}). Exit code 2 for a wrong passphrase, as cryptsetup's.
+ */
+public final class LuksKdfRun {
+  private LuksKdfRun() {}
+
+  public static void main(String[] args) throws IOException {
+    if (args.length < 3 || !(args[0].equals("format") && args.length == 6 || args.length == 3)) {
+      System.err.println(
+          "usage: LuksKdfRun format FILE KEYFILE TIME MEMORY_KIB PARALLEL | open FILE KEYFILE");
+      System.exit(1);
+    }
+    Path file = Path.of(args[1]);
+    byte[] pass = Files.readAllBytes(Path.of(args[2]));
+    if (args[0].equals("format")) {
+      LuksFormatOptions o =
+          LuksFormatOptions.builder()
+              .version(2)
+              .pbkdf(
+                  Pbkdf.argon2id(
+                      Long.parseLong(args[3]), Long.parseLong(args[4]), Integer.parseInt(args[5])))
+              .build();
+      try (FileBlockDevice dev = FileBlockDevice.open(file)) {
+        Luks.format(dev, pass, o).close();
+      }
+      return;
+    }
+    try (FileBlockDevice dev = FileBlockDevice.builder(file).readOnly(true).open();
+        LuksVolume v = Luks.open(dev, pass)) {
+      System.out.println("keyslot " + v.keyslot() + " unlocked");
+    } catch (io.jdm.crypto.luks.LuksPassphraseException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+    }
+  }
+}
