@@ -6,7 +6,8 @@
 # and the first, cold, derivation included, as a jdmsetup user pays them) and, when
 # dm-cli/target/jdmsetup.jar is built, `jdmsetup luksFormat` itself. The four (five) commands run
 # in turn, in an order that alternates from one round to the next; prints every run and the
-# medians of wall and CPU (user + sys) time, and jdm's ratio to cryptsetup.
+# medians of wall and CPU (user + sys) time, and jdm's ratio to cryptsetup; then the opens after
+# the first in one JVM, as a running daemon does them.
 #
 # Usage: dm-bench/argon2-vs-cryptsetup.sh [ROUNDS]   (default 5)
 # Environment: MEMORY_KIB (262144), TIME_COST (4), PARALLEL (4): cryptsetup lowers the lanes to
@@ -83,3 +84,10 @@ for n in "${names[@]}"; do
   printf '%-16s %10d %10d %11.2fx %11.2fx\n' "$n" "$w" "$c" "$(echo "$w / $bw" | bc -l)" "$(echo "$c / $bc" | bc -l)"
 done
 echo "(medians of $rounds runs; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# what a running daemon pays: $rounds + 1 opens in one JVM, the first (cold) one left out
+java -cp "$jar" io.jdm.bench.LuksKdfRun opens "$work/jdm.img" "$key" $((rounds + 1)) | tail -n +2 >"$work/warm.wall"
+w=$(median "$work/warm.wall")
+bw=$(median "$work/cs_open.wall")
+printf '%-16s %10d %10s %11.2fx %12s   (opens 2 to %d in one JVM: %s)\n' jdm_open_warm "$w" - \
+  "$(echo "$w / $bw" | bc -l)" - $((rounds + 1)) "$(paste -sd' ' "$work/warm.wall")"

@@ -17,15 +17,22 @@ import java.nio.file.Path;
  *
  * <p>Usage: {@code java -cp dm-bench.jar io.jdm.bench.LuksKdfRun format FILE KEYFILE TIME
  * MEMORY_KIB PARALLEL} (Argon2id), or {@code ... open FILE KEYFILE} (unlocks and closes: {@code
- * --test-passphrase}). Exit code 2 for a wrong passphrase, as cryptsetup's.
+ * --test-passphrase}), or {@code ... opens FILE KEYFILE N}: N opens in this one JVM, printing each
+ * one's milliseconds (the later ones are what a running daemon pays). Exit code 2 for a wrong
+ * passphrase, as cryptsetup's.
  */
 public final class LuksKdfRun {
   private LuksKdfRun() {}
 
   public static void main(String[] args) throws IOException {
-    if (args.length < 3 || !(args[0].equals("format") && args.length == 6 || args.length == 3)) {
+    boolean ok =
+        args.length == 6 && args[0].equals("format")
+            || args.length == 3 && args[0].equals("open")
+            || args.length == 4 && args[0].equals("opens");
+    if (!ok) {
       System.err.println(
-          "usage: LuksKdfRun format FILE KEYFILE TIME MEMORY_KIB PARALLEL | open FILE KEYFILE");
+          "usage: LuksKdfRun format FILE KEYFILE TIME MEMORY_KIB PARALLEL | open FILE KEYFILE"
+              + " | opens FILE KEYFILE N");
       System.exit(1);
     }
     Path file = Path.of(args[1]);
@@ -40,6 +47,18 @@ public final class LuksKdfRun {
               .build();
       try (FileBlockDevice dev = FileBlockDevice.open(file)) {
         Luks.format(dev, pass, o).close();
+      }
+      return;
+    }
+    if (args[0].equals("opens")) {
+      // N opens in this JVM, as a running daemon does them: one line of milliseconds each
+      int n = Integer.parseInt(args[3]);
+      try (FileBlockDevice dev = FileBlockDevice.builder(file).readOnly(true).open()) {
+        for (int i = 0; i < n; i++) {
+          long start = System.nanoTime();
+          Luks.open(dev, pass).close();
+          System.out.println((System.nanoTime() - start) / 1_000_000);
+        }
       }
       return;
     }
