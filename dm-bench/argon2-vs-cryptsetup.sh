@@ -86,8 +86,13 @@ done
 echo "(medians of $rounds runs; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 
 # what a running daemon pays: $rounds + 1 opens in one JVM, the first (cold) one left out
-java -cp "$jar" io.jdm.bench.LuksKdfRun opens "$work/jdm.img" "$key" $((rounds + 1)) | tail -n +2 >"$work/warm.wall"
+java -cp "$jar" io.jdm.bench.LuksKdfRun opens "$work/jdm.img" "$key" $((rounds + 1)) | tail -n +2 >"$work/warm.txt"
+cut -d' ' -f1 "$work/warm.txt" >"$work/warm.wall"
+cut -d' ' -f2 "$work/warm.txt" >"$work/warm.cpu"
 w=$(median "$work/warm.wall")
+c=$(median "$work/warm.cpu")
 bw=$(median "$work/cs_open.wall")
-printf '%-16s %10d %10s %11.2fx %12s   (opens 2 to %d in one JVM: %s)\n' jdm_open_warm "$w" - \
-  "$(echo "$w / $bw" | bc -l)" - $((rounds + 1)) "$(paste -sd' ' "$work/warm.wall")"
+bc=$(median "$work/cs_open.cpu")
+printf '%-16s %10d %10d %11.2fx %11.2fx   (opens 2 to %d in one JVM, wall/cpu ms: %s)\n' jdm_open_warm \
+  "$w" "$c" "$(echo "$w / $bw" | bc -l)" "$(echo "$c / $bc" | bc -l)" $((rounds + 1)) \
+  "$(tr ' ' / <"$work/warm.txt" | paste -sd' ')"

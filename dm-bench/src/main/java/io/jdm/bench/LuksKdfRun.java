@@ -1,11 +1,13 @@
 package io.jdm.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import io.jdm.core.FileBlockDevice;
 import io.jdm.crypto.luks.Luks;
 import io.jdm.crypto.luks.LuksFormatOptions;
 import io.jdm.crypto.luks.LuksVolume;
 import io.jdm.crypto.luks.Pbkdf;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -18,8 +20,8 @@ import java.nio.file.Path;
  * <p>Usage: {@code java -cp dm-bench.jar io.jdm.bench.LuksKdfRun format FILE KEYFILE TIME
  * MEMORY_KIB PARALLEL} (Argon2id), or {@code ... open FILE KEYFILE} (unlocks and closes: {@code
  * --test-passphrase}), or {@code ... opens FILE KEYFILE N}: N opens in this one JVM, printing each
- * one's milliseconds (the later ones are what a running daemon pays). Exit code 2 for a wrong
- * passphrase, as cryptsetup's.
+ * one's milliseconds of wall and CPU time (the later ones are what a running daemon pays). Exit
+ * code 2 for a wrong passphrase, as cryptsetup's.
  */
 public final class LuksKdfRun {
   private LuksKdfRun() {}
@@ -51,13 +53,20 @@ public final class LuksKdfRun {
       return;
     }
     if (args[0].equals("opens")) {
-      // N opens in this JVM, as a running daemon does them: one line of milliseconds each
+      // N opens in this JVM, as a running daemon does them: one line each, the milliseconds of
+      // wall time and of the process's CPU time (all threads: the Argon2 lanes, GC, JIT)
       int n = Integer.parseInt(args[3]);
+      OperatingSystemMXBean os =
+          (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       try (FileBlockDevice dev = FileBlockDevice.builder(file).readOnly(true).open()) {
         for (int i = 0; i < n; i++) {
           long start = System.nanoTime();
+          long cpu = os.getProcessCpuTime();
           Luks.open(dev, pass).close();
-          System.out.println((System.nanoTime() - start) / 1_000_000);
+          System.out.println(
+              (System.nanoTime() - start) / 1_000_000
+                  + " "
+                  + (os.getProcessCpuTime() - cpu) / 1_000_000);
         }
       }
       return;
