@@ -20,11 +20,12 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One LUKS2 key derivation with cryptsetup's default costs, Argon2id with time 4, 256 MiB and 4
  * lanes, a 32-byte salt and a 64-byte key: jdm's {@link Pbkdf#derive} (lanes on {@code min(4,
- * cores)} threads), beside Bouncy Castle's {@link Argon2BytesGenerator} (one thread), the baseline
- * it replaced. Single shot: each operation is one whole derivation of seconds, as a {@code
- * luksOpen} pays it. Goal, set by the KDF issue: at most 0.75x Bouncy Castle's time on two cores.
- * {@code cryptsetup open --test-passphrase} takes about 2 s for the same costs on the machine of
- * {@code RESULTS.md}; that comparison is by hand, cryptsetup needs a container.
+ * cores)} threads, jdm's own Argon2), beside Bouncy Castle's {@link Argon2BytesGenerator} (one
+ * thread), the baseline it replaced. Single shot: each operation is one whole derivation of
+ * seconds, as a {@code luksOpen} pays it; {@link #argon2id} warm, {@link #argon2idCold} as the
+ * first derivation of a fresh JVM. Goal, set by the KDF issue: at most 0.75x Bouncy Castle's time
+ * on two cores. The comparison with cryptsetup (issue 19: format and open within 1.2x of its time)
+ * needs containers and fresh processes: {@code dm-bench/argon2-vs-cryptsetup.sh}.
  */
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -47,6 +48,23 @@ public class KdfBenchmark {
   /** One Argon2id derivation of a 64-byte key. */
   @Benchmark
   public byte[] argon2id() throws IOException {
+    return derive();
+  }
+
+  /**
+   * The same derivation as the first thing a fresh JVM does, as {@code jdmsetup luksFormat} or the
+   * daemon's first {@code open} pays it: the JIT compiles Argon2 while it runs. No warm-up, five
+   * forks of one derivation each.
+   */
+  @Benchmark
+  @Warmup(iterations = 0)
+  @Measurement(iterations = 1)
+  @Fork(value = 5, jvmArgsAppend = "-Xmx2g")
+  public byte[] argon2idCold() throws IOException {
+    return derive();
+  }
+
+  private byte[] derive() throws IOException {
     if (impl.equals("jdm")) {
       return Pbkdf.argon2id(4, kdfMemoryKiB, 4).derive(PASSPHRASE, SALT, 64, null);
     }

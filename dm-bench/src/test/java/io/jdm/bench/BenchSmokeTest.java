@@ -18,10 +18,10 @@ class BenchSmokeTest {
   @Test
   void everyBenchmarkRunsAndReports() throws Exception {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
-    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
+    // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 4 KDF (warm, cold)
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
     // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 4 thin
-    assertThat(results).hasSize(93);
+    assertThat(results).hasSize(95);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -38,6 +38,7 @@ class BenchSmokeTest {
         .contains("CryptBenchmark.jdkEcb")
         .contains("| KdfBenchmark.argon2id | impl=jdm, kdfMemoryKiB=1024 |")
         .contains("| KdfBenchmark.argon2id | impl=bc, kdfMemoryKiB=1024 |")
+        .contains("| KdfBenchmark.argon2idCold | impl=jdm, kdfMemoryKiB=1024 |")
         .contains("| SnapshotBenchmark.read | path=snapshot |")
         .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |")
         .contains("| VerityBenchmark.random | path=verity |")

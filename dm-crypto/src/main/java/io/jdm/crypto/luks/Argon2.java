@@ -13,20 +13,28 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
-import org.bouncycastle.crypto.digests.Blake2bDigest;
 
 /**
  * Argon2d, Argon2i and Argon2id, version 0x13, as RFC 9106 and its reference code ({@code
  * phc-winner-argon2/src/core.c}, {@code ref.c}) define them; cryptsetup's {@code
  * lib/crypto_backend/argon2_generic.c} calls the same code with no secret and no associated data. H
- * is Bouncy Castle's BLAKE2b.
+ * is jdm's own {@link Blake2b}: nothing here loads Bouncy Castle.
  *
  * <p>The lanes of each slice are filled in parallel on {@code min(parallel, availableProcessors)}
- * threads of a pool made for the derivation: one task per thread takes the slice's lanes one at a
- * time (as one task per lane would, without a future per lane when a hostile header asks for
- * millions), and the calling thread waits for them before the next slice. Every thread of the pool
+ * threads: the calling thread and {@code threads - 1} threads of a pool made for the derivation.
+ * One task per thread takes the slice's lanes one at a time (as one task per lane would, without a
+ * future per lane when a hostile header asks for millions), and the calling thread waits for the
+ * others before the next slice: the four sync points per pass of RFC 9106. Every thread of the pool
  * has ended when {@link #derive} returns or throws. With one thread the calling thread does all the
  * work.
+ *
+ * <p>Speed (issue 19): the compression G works on a scratch block, one BLAKE2b G at a time in four
+ * locals (see {@link #g}); every block is XORed into its place, in the first pass too, where the
+ * fresh memory is zero, so one loop serves both rules of version 0x13; the Argon2i and Argon2d
+ * loops are separate methods and the reference index is computed without branches that change
+ * direction between slices or passes, so that HotSpot compiles each loop once and never deoptimises
+ * it during a derivation (the first derivation in a fresh JVM, which is what a {@code luksFormat}
+ * or {@code open} pays, was twice as slow as the later ones before).
  *
  * <p>Every thread that fills memory polls {@link KdfLimit#reached()} at the start of each segment
  * and every {@value #POLL_BLOCKS} blocks within it (a quarter of a millisecond or so); once it is
@@ -34,7 +42,7 @@ import org.bouncycastle.crypto.digests.Blake2bDigest;
  * exception: {@link java.io.InterruptedIOException} with the calling thread's interrupt flag set,
  * or a {@link LuksException} for the time limit. The memory, one {@code long[]} per lane (so 4 GiB
  * in one lane still fits an array) allocated by the thread that computes the lane's first blocks
- * (so the pool shares the zeroing and page faults), is wiped before {@link #derive} returns.
+ * (so the threads share the zeroing and page faults), is wiped before {@link #derive} returns.
  *
  * <p>Thread model: {@link #derive} is static and may be called from several threads at once; an
  * instance is one derivation, confined to the calling thread except for the segments its pool
@@ -205,7 +213,7 @@ final class Argon2 {
   /** H0, RFC 9106 section 3.2 step 1. */
   private byte[] h0(
       byte[] password, byte[] salt, byte[] secret, byte[] ad, long memoryKiB, int length) {
-    Blake2bDigest h = new Blake2bDigest(512);
+    Blake2b h = new Blake2b(64);
     le32(h, lanes);
     le32(h, length);
     le32(h, memoryKiB);
@@ -221,7 +229,7 @@ final class Argon2 {
     return out;
   }
 
-  private static void le32(Blake2bDigest h, long v) {
+  private static void le32(Blake2b h, long v) {
     for (int i = 0; i < 4; i++) {
       h.update((byte) (v >>> (8 * i)));
     }
@@ -231,7 +239,7 @@ final class Argon2 {
   static void hPrime(byte[] out, byte[]... in) {
     int t = out.length;
     if (t <= 64) {
-      Blake2bDigest h = new Blake2bDigest(t * 8);
+      Blake2b h = new Blake2b(t);
       le32(h, t);
       for (byte[] b : in) {
         h.update(b, 0, b.length);
@@ -241,7 +249,7 @@ final class Argon2 {
     }
     int r = (t + 31) / 32 - 2;
     byte[] v = new byte[64];
-    Blake2bDigest h = new Blake2bDigest(512);
+    Blake2b h = new Blake2b(64);
     le32(h, t);
     for (byte[] b : in) {
       h.update(b, 0, b.length);
@@ -253,7 +261,7 @@ final class Argon2 {
       h.doFinal(v, 0);
       System.arraycopy(v, 0, out, 32 * i, 32);
     }
-    Blake2bDigest last = new Blake2bDigest((t - 32 * r) * 8);
+    Blake2b last = new Blake2b(t - 32 * r);
     last.update(v, 0, 64);
     last.doFinal(out, 32 * r);
     Arrays.fill(v, (byte) 0);
@@ -326,8 +334,8 @@ final class Argon2 {
         threads == 1
             ? null
             : new ThreadPoolExecutor(
-                threads,
-                threads,
+                threads - 1,
+                threads - 1,
                 0,
                 TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(),
@@ -368,8 +376,9 @@ final class Argon2 {
   }
 
   /**
-   * Runs {@code work} for every lane: {@code threads} tasks on {@code pool} take the lanes one at a
-   * time, and the caller waits for them; without a pool the caller does it all.
+   * Runs {@code work} for every lane: {@code threads} tasks, {@code threads - 1} on {@code pool}
+   * and one on the calling thread, take the lanes one at a time, and the caller then waits for the
+   * others; without a pool the caller does it all.
    *
    * @return whether the caller was interrupted while it waited (then the work is cancelled)
    */
@@ -387,15 +396,42 @@ final class Argon2 {
       task.run();
       return false;
     }
-    List<Future<?>> tasks = new ArrayList<>(threads);
-    for (int t = 0; t < threads; t++) {
+    List<Future<?>> tasks = new ArrayList<>(threads - 1);
+    for (int t = 1; t < threads; t++) {
       tasks.add(pool.submit(task));
     }
     boolean interrupted = false;
+    try {
+      task.run();
+    } catch (RuntimeException | Error e) {
+      cancelled = true; // the others stop at their next poll; wait for them before wiping
+      for (Future<?> f : tasks) {
+        interrupted |= awaitQuietly(f);
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      throw e;
+    }
     for (Future<?> f : tasks) {
       interrupted |= await(f);
     }
     return interrupted;
+  }
+
+  /** Waits for {@code f}, ignoring how it ended; true if the caller was interrupted meanwhile. */
+  private static boolean awaitQuietly(Future<?> f) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        f.get();
+        return interrupted;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      } catch (ExecutionException e) {
+        return interrupted;
+      }
+    }
   }
 
   /** Waits for {@code f}; true if the caller was interrupted meanwhile (then cancels the rest). */
@@ -435,60 +471,98 @@ final class Argon2 {
   }
 
   /**
-   * Fills segment {@code slice} of lane {@code lane} in pass {@code pass} (reference fill_segment).
+   * Fills segment {@code slice} of lane {@code lane} in pass {@code pass} (reference {@code
+   * fill_segment}). Every block is computed as {@code cur ^= G(prev, ref)}, the rule of version
+   * 0x13 for passes after the first, in the first pass too: there the memory is still all zero
+   * (fresh arrays), so the XOR writes G itself. The Argon2i and Argon2d loops are separate methods
+   * and everything that only depends on the pass and slice is computed here, so that the compiled
+   * loops see the same branches from the first segment to the last (no deoptimisation when the
+   * derivation moves from one slice or pass to the next).
    */
   private void fillSegment(long pass, int slice, int lane) {
-    long[] r = new long[BLOCK_LONGS];
-    long[] t = new long[BLOCK_LONGS];
     boolean independent =
         type == Type.ARGON2I || (type == Type.ARGON2ID && pass == 0 && slice < SYNC_POINTS / 2);
-    long[] input = null;
-    long[] address = null;
+    boolean first = pass == 0 && slice == 0;
+    int start = first ? 2 : 0; // B[i][0] and B[i][1] are done
+    // the reference area, as index_alpha: the blocks before this segment that may be referenced
+    // (all of the finished slices in the first pass, the three other segments afterwards)
+    long area = pass == 0 ? (long) slice * segmentLength : laneLength - segmentLength;
+    // where the area starts: after this segment in later passes (it wraps round), else at 0
+    long startPos = pass != 0 && slice != SYNC_POINTS - 1 ? (long) (slice + 1) * segmentLength : 0;
+    int curr = slice * segmentLength + start;
+    int prev = curr == 0 ? laneLength - 1 : curr - 1;
+    Segment s = new Segment(lane, first, start, area, startPos, curr, prev);
     if (independent) {
-      input = new long[BLOCK_LONGS];
-      address = new long[BLOCK_LONGS];
+      long[] input = new long[BLOCK_LONGS];
       input[0] = pass;
       input[1] = lane;
       input[2] = slice;
       input[3] = (long) laneLength * lanes;
       input[4] = time;
       input[5] = type.id;
+      fillIndependent(s, input);
+    } else {
+      fillDependent(s);
     }
-    int start = 0;
-    if (pass == 0 && slice == 0) {
-      start = 2; // B[i][0] and B[i][1] are done
-      if (independent) {
-        nextAddresses(input, address, r, t);
-      }
+  }
+
+  /**
+   * One segment's constants.
+   *
+   * @param lane the lane filled
+   * @param first whether this is the first slice of the first pass (references its own lane only)
+   * @param start the first block of the segment to compute (2 in the first slice of the first pass)
+   * @param area the blocks of other lanes that may be referenced; in its own lane, {@code index -
+   *     1} more
+   * @param startPos the block where the area starts
+   * @param curr the index in the lane of block {@code start}
+   * @param prev the index in the lane of the block before it
+   */
+  private record Segment(
+      int lane, boolean first, int start, long area, long startPos, int curr, int prev) {}
+
+  /** Argon2i addressing: the reference blocks come from G(0, G(0, input)) blocks. */
+  private void fillIndependent(Segment s, long[] input) {
+    long[] r = new long[BLOCK_LONGS];
+    long[] address = new long[BLOCK_LONGS];
+    long[] mem = memory[s.lane];
+    int curOff = s.curr * BLOCK_LONGS;
+    int prevOff = s.prev * BLOCK_LONGS;
+    if (s.first) {
+      nextAddresses(input, address, r);
     }
-    long[] mem = memory[lane];
-    for (int i = start; i < segmentLength; i++) {
-      if ((i - start) % POLL_BLOCKS == 0 && poll()) {
+    for (int i = s.start; i < segmentLength; i++) {
+      if ((i - s.start) % POLL_BLOCKS == 0 && poll()) {
         return;
       }
-      int curr = slice * segmentLength + i;
-      int prev = curr == 0 ? laneLength - 1 : curr - 1;
-      long pseudoRand;
-      if (independent) {
-        if (i % BLOCK_LONGS == 0) {
-          nextAddresses(input, address, r, t);
-        }
-        pseudoRand = address[i % BLOCK_LONGS];
-      } else {
-        pseudoRand = mem[prev * BLOCK_LONGS];
+      if (i % BLOCK_LONGS == 0) {
+        nextAddresses(input, address, r);
       }
-      int refLane = pass == 0 && slice == 0 ? lane : (int) ((pseudoRand >>> 32) % lanes);
-      int refIndex = indexAlpha(pass, slice, i, pseudoRand & 0xFFFF_FFFFL, refLane == lane);
-      compress(
-          mem,
-          prev * BLOCK_LONGS,
-          memory[refLane],
-          refIndex * BLOCK_LONGS,
-          mem,
-          curr * BLOCK_LONGS,
-          pass != 0,
-          r,
-          t);
+      long pseudoRand = address[i % BLOCK_LONGS];
+      int refLane = s.first ? s.lane : (int) ((pseudoRand >>> 32) % lanes);
+      int refIndex = refIndex(s, i, pseudoRand, refLane == s.lane);
+      compress(mem, prevOff, memory[refLane], refIndex * BLOCK_LONGS, mem, curOff, r);
+      prevOff = curOff;
+      curOff += BLOCK_LONGS;
+    }
+  }
+
+  /** Argon2d addressing: the reference block comes from the previous block's first word. */
+  private void fillDependent(Segment s) {
+    long[] r = new long[BLOCK_LONGS];
+    long[] mem = memory[s.lane];
+    int curOff = s.curr * BLOCK_LONGS;
+    int prevOff = s.prev * BLOCK_LONGS;
+    for (int i = s.start; i < segmentLength; i++) {
+      if ((i - s.start) % POLL_BLOCKS == 0 && poll()) {
+        return;
+      }
+      long pseudoRand = mem[prevOff];
+      int refLane = s.first ? s.lane : (int) ((pseudoRand >>> 32) % lanes);
+      int refIndex = refIndex(s, i, pseudoRand, refLane == s.lane);
+      compress(mem, prevOff, memory[refLane], refIndex * BLOCK_LONGS, mem, curOff, r);
+      prevOff = curOff;
+      curOff += BLOCK_LONGS;
     }
   }
 
@@ -503,66 +577,50 @@ final class Argon2 {
     return false;
   }
 
-  /** The reference block's index in its lane (reference index_alpha). */
-  private int indexAlpha(long pass, int slice, int index, long pseudoRand, boolean sameLane) {
-    long area;
-    if (pass == 0) {
-      if (slice == 0) {
-        area = index - 1L;
-      } else if (sameLane) {
-        area = (long) slice * segmentLength + index - 1;
-      } else {
-        area = (long) slice * segmentLength + (index == 0 ? -1 : 0);
-      }
-    } else if (sameLane) {
-      area = (long) laneLength - segmentLength + index - 1;
-    } else {
-      area = (long) laneLength - segmentLength + (index == 0 ? -1 : 0);
-    }
-    long rel = (pseudoRand * pseudoRand) >>> 32; // unsigned: the high half of a 64-bit square
-    rel = area - 1 - ((area * rel) >>> 32);
-    long startPos = pass != 0 && slice != SYNC_POINTS - 1 ? (long) (slice + 1) * segmentLength : 0;
-    return (int) ((startPos + rel) % laneLength);
+  /**
+   * The reference block's index in its lane (reference {@code index_alpha}), without a branch whose
+   * direction depends on the pass or slice.
+   */
+  private int refIndex(Segment s, int index, long pseudoRand, boolean sameLane) {
+    // in its own lane every finished block of the segment but the previous one; in another lane,
+    // all of its area but its last block when this is the segment's first block
+    long area = sameLane ? s.area + index - 1 : s.area - ((index - 1) >>> 31);
+    long x = pseudoRand & 0xFFFF_FFFFL;
+    x = (x * x) >>> 32; // unsigned: the high half of a 64-bit square
+    long rel = area - 1 - ((area * x) >>> 32);
+    long pos = s.startPos + rel - laneLength; // modulo laneLength: pos < 2 * laneLength
+    return (int) (pos + (laneLength & (pos >> 63)));
   }
 
   /** The next block of Argon2i addresses: {@code address = G(0, G(0, ++input))}. */
-  private static void nextAddresses(long[] input, long[] address, long[] r, long[] t) {
+  private static void nextAddresses(long[] input, long[] address, long[] r) {
     input[6]++;
-    compressWithZero(input, address, r, t);
-    compressWithZero(address, address, r, t);
+    compressWithZero(input, address, r);
+    compressWithZero(address, address, r);
   }
 
-  private static void compressWithZero(long[] in, long[] out, long[] r, long[] t) {
+  /** {@code out = G(0, in)} = {@code P(in) ^ in}; {@code out} may be {@code in}. */
+  private static void compressWithZero(long[] in, long[] out, long[] r) {
     System.arraycopy(in, 0, r, 0, BLOCK_LONGS);
-    System.arraycopy(in, 0, t, 0, BLOCK_LONGS);
     permute(r);
     for (int k = 0; k < BLOCK_LONGS; k++) {
-      out[k] = t[k] ^ r[k];
+      out[k] = in[k] ^ r[k];
     }
   }
 
   /**
-   * {@code cur = G(prev, ref)}, or {@code cur ^= G(prev, ref)} with {@code xor} (passes after the
-   * first, version 0x13); {@code r} and {@code t} are scratch blocks.
+   * {@code cur ^= G(prev, ref)}: {@code R = prev ^ ref}, {@code cur ^= P(R) ^ R}; {@code r} is a
+   * scratch block. R is read again from {@code prev} and {@code ref} (still in the L1 cache) rather
+   * than kept in a second scratch block.
    */
   private static void compress(
-      long[] prev,
-      int po,
-      long[] ref,
-      int ro,
-      long[] cur,
-      int co,
-      boolean xor,
-      long[] r,
-      long[] t) {
+      long[] prev, int po, long[] ref, int ro, long[] cur, int co, long[] r) {
     for (int k = 0; k < BLOCK_LONGS; k++) {
-      long v = prev[po + k] ^ ref[ro + k];
-      r[k] = v;
-      t[k] = xor ? v ^ cur[co + k] : v;
+      r[k] = prev[po + k] ^ ref[ro + k];
     }
     permute(r);
     for (int k = 0; k < BLOCK_LONGS; k++) {
-      cur[co + k] = t[k] ^ r[k];
+      cur[co + k] ^= r[k] ^ prev[po + k] ^ ref[ro + k];
     }
   }
 

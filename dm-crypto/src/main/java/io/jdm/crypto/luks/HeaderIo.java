@@ -7,9 +7,13 @@ import io.jdm.crypto.engine.SectorCiphers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Byte-range I/O on a device for headers and keyslot areas (any alignment, through {@link
@@ -74,18 +78,51 @@ final class HeaderIo {
     }
   }
 
-  /** Fills {@code length} bytes at {@code pos} with zeros ({@code random == null}) or random. */
+  /**
+   * Fills {@code length} bytes at {@code pos} with zeros ({@code random == null}) or random: the
+   * AES-256-CTR keystream under a key and initial counter drawn from {@code random}: data no one
+   * can tell from random without that key, which is wiped at once. ({@code SecureRandom} itself
+   * took 0.4 s of CPU time for the 16 MiB keyslots area of a LUKS2 format, a fifth of the whole
+   * format with cryptsetup's default Argon2 costs; AES-CTR takes milliseconds.)
+   */
   static void wipe(BlockDevice dev, long pos, long length, SecureRandom random, String what)
       throws IOException {
     byte[] chunk = new byte[(int) Math.min(length, 1 << 20)];
-    for (long done = 0; done < length; ) {
-      int n = (int) Math.min(chunk.length, length - done);
-      byte[] part = n == chunk.length ? chunk : new byte[n];
-      if (random != null) {
-        random.nextBytes(part);
+    Cipher ctr = random == null ? null : randomStream(random);
+    try {
+      for (long done = 0; done < length; ) {
+        int n = (int) Math.min(chunk.length, length - done);
+        byte[] part = n == chunk.length ? chunk : new byte[n];
+        if (ctr != null) {
+          Arrays.fill(part, (byte) 0);
+          try {
+            ctr.update(part, 0, n, part, 0);
+          } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-CTR over " + n + " bytes", e);
+          }
+        }
+        write(dev, pos + done, part, what);
+        done += n;
       }
-      write(dev, pos + done, part, what);
-      done += n;
+    } finally {
+      Arrays.fill(chunk, (byte) 0);
+    }
+  }
+
+  /** AES-256 in CTR mode under a random key and initial counter. */
+  private static Cipher randomStream(SecureRandom random) {
+    byte[] key = new byte[32];
+    byte[] iv = new byte[16];
+    random.nextBytes(key);
+    random.nextBytes(iv);
+    try {
+      Cipher c = Cipher.getInstance("AES/CTR/NoPadding");
+      c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(iv));
+      return c;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES/CTR/NoPadding is missing from this JDK", e);
+    } finally {
+      Arrays.fill(key, (byte) 0);
     }
   }
 

@@ -1,11 +1,7 @@
 package io.jdm.crypto.luks;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -52,12 +48,6 @@ final class Luks2 {
   static final long[] SECONDARY_OFFSETS = {
     0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000
   };
-
-  private static final ObjectMapper MAPPER =
-      JsonMapper.builder()
-          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-          .build();
 
   long hdrSize;
   long seqid;
@@ -280,7 +270,7 @@ final class Luks2 {
     }
     JsonNode root;
     try {
-      root = MAPPER.readTree(new String(area, 0, end, StandardCharsets.UTF_8));
+      root = JsonTree.read(new String(area, 0, end, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
       return new Copy(null, where + ": JSON does not parse: " + e.getOriginalMessage(), hint);
     }
@@ -566,7 +556,7 @@ final class Luks2 {
 
   void write(BlockDevice dev) throws IOException {
     validate("LUKS2 header to write");
-    byte[] text = MAPPER.writeValueAsBytes(json);
+    byte[] text = JsonTree.write(json);
     int jsonSize = (int) (hdrSize - BIN_SIZE);
     if (text.length >= jsonSize) {
       throw new LuksException(
