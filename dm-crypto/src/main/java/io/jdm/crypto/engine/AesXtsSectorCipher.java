@@ -56,9 +56,10 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
   /**
    * The sector size from which the provider's XTS runs one call per sector: at 4096 bytes a call's
    * fixed cost (key expansion, JNI) is small beside the sector; at 512 it is not, and the chunked
-   * path with one provider call per chunk is faster.
+   * path with one provider call per chunk is faster. The system property {@code
+   * io.jdm.crypto.accp.perSector} sets another (the benchmark compares them).
    */
-  static final int ACCP_PER_SECTOR = 4096;
+  static final int ACCP_PER_SECTOR = Integer.getInteger("io.jdm.crypto.accp.perSector", 4096);
 
   /** Which engine a worker uses (for tests and the benchmark's report). */
   enum Engine {
