@@ -22,7 +22,7 @@ class BenchSmokeTest {
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
     // + 5 verity configurations
     assertThat(results).hasSize(83);
-    String report = BenchSuite.report(results);
+    String report = BenchSuite.report(results, true);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
         .contains("| TableLookupBenchmark.find | entries=65536, pattern=random |")
@@ -39,7 +39,16 @@ class BenchSmokeTest {
         .contains("| SnapshotBenchmark.read | path=snapshot |")
         .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |")
         .contains("| VerityBenchmark.random | path=verity |")
-        .contains("| VerityBenchmark.sequential | path=verity |");
+        .contains("| VerityBenchmark.sequential | path=verity |")
+        .contains("measures nothing")
+        .doesNotContain("goal met")
+        .doesNotContain("| yes |")
+        .doesNotContain("**no**");
+    assertThat(BenchSuite.host(results, "0.00 0.00 0.00"))
+        .contains("- Host: ")
+        .contains("CPU features: ")
+        .contains("fork JVM flags: ")
+        .contains("Load average");
     assertThat(out.resolve("jmh.json")).exists();
   }
 
