@@ -6,8 +6,10 @@
 # RUNS rounds (default 5), nbdkit and jdm alternating which goes first; prints every round's IOPS /
 # bandwidth per job, the medians and the jdm / nbdkit rate ratio of the medians (higher is better),
 # with the load and the host's CPU. Needs fio (with the nbd engine), nbdkit, python3, a JDK and
-# Maven. Knobs: SIZE_MB (default 256), RUNTIME seconds (default 10), RUNS (default 5), JFR=FILE
-# (records the jdm server of the last round with Java Flight Recorder into FILE).
+# Maven. Knobs: SIZE_MB (default 256), RUNTIME seconds (default 10), RUNS (default 5), WARMUP
+# seconds of unmeasured randrw (and 2 s of reads) before the measured jobs on each server, so a
+# fresh JVM's JIT is not measured (default 10; 0 for none), JFR=FILE (records the jdm server of
+# the last round with Java Flight Recorder into FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,7 @@ for tool in fio nbdkit python3 java mvn; do
 done
 
 runs=${RUNS:-5}
+warmup=${WARMUP:-10}
 # builds in the reactor (never installs into the shared local repository)
 mvn -B -q test-compile -pl dm-nbd -am
 cp="dm-core/target/classes:dm-nbd/target/classes:dm-nbd/target/test-classes"
@@ -33,6 +36,13 @@ trap cleanup EXIT
 cat >"$dir/fio-jobs.sh" <<JOBS
 #!/usr/bin/env bash
 set -euo pipefail
+if [ "${warmup}" -gt 0 ]; then
+  # not measured: the same jobs first, so a JVM's JIT has compiled the request path (a fresh
+  # JVM's C2 is still compiling it during the first seconds; nbdkit gets the same warm-up)
+  fio --output-format=json --ioengine=nbd --uri="\$1" --size=${size}M \\
+    --name=warm --rw=randrw --bs=4k --iodepth=32 --time_based --runtime=${warmup} \\
+    --name=warmseq --stonewall --rw=read --bs=1M --iodepth=8 --time_based --runtime=2 >/dev/null
+fi
 out=\$(fio --output-format=json --ioengine=nbd --uri="\$1" --size=${size}M \\
   --name=randrw --rw=randrw --bs=4k --iodepth=32 --time_based --runtime=$runtime \\
   --name=fill --stonewall --rw=write --bs=1M --iodepth=8 \\
@@ -57,8 +67,8 @@ run_kit() {
 
 run_jdm() { # $1: extra JVM flags
   coproc JDM { exec java -Xmx1g $1 -cp "$cp" io.jdm.nbd.BenchServer "$dir/jdm.sock" "$size"; }
-  local ready
-  read -r ready <&"${JDM[0]}"
+  local ready= # JFR prints its own line first
+  while [ "$ready" != ready ] && read -r ready <&"${JDM[0]}"; do :; done
   [ "$ready" = ready ] || { echo "bench.sh: jdm server did not start" >&2; exit 1; }
   "$dir/fio-jobs.sh" "nbd+unix:///bench?socket=$dir/jdm.sock"
   eval "exec ${JDM[1]}>&-"
