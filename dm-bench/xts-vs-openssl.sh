@@ -31,7 +31,7 @@ echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CP
     | sort | tr '\n' ' ')"
 echo "openssl: $(openssl version)"
 echo "java: $(java -version 2>&1 | sed -n 2p)"
-echo "JDK flags: $(java -XX:+PrintFlagsFinal -version 2>/dev/null \
+echo "JDK flags: $(java -XX:+UnlockDiagnosticVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
   | awk '/ (UseAES|UseAESIntrinsics|UseAESCTRIntrinsics|UseAVX|UseSSE|UseVectorizedMismatchIntrinsic) /{printf "%s=%s ", $2, $4}')"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 
