@@ -58,7 +58,9 @@ for j in json.loads(text[text.index("{"):])["jobs"]:
 JOBS
 chmod +x "$dir/fio-jobs.sh"
 
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs; $(java -version 2>&1 | sed -n 2p); JVM flags: -Xmx1g"
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs; CPU features:" \
+  "$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(aes|avx2|avx512f|vaes|vpclmulqdq)$' | tr '\n' ' ')"
+echo "java: $(java -version 2>&1 | sed -n 2p); server JVM flags: -Xmx1g (otherwise defaults); $(fio --version); $(nbdkit --version)"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 
 run_kit() {
