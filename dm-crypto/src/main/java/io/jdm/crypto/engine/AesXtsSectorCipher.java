@@ -20,13 +20,14 @@ import javax.crypto.spec.SecretKeySpec;
  * <ul>
  *   <li>the Amazon Corretto Crypto Provider's {@code AES/XTS/NoPadding} ({@link AccpXts}), when it
  *       is on the class path and the key is AES-256-XTS with distinct halves: one call per sector
- *       at {@link #ACCP_PER_SECTOR} bytes and up (nothing else to do); below that, one call per
- *       chunk of sectors under the first sector's tweak, the other sectors' tweaks corrected by the
- *       two XOR passes below ({@link #rebase});
- *   <li>without it, for decryption, the JDK's {@code AES/CBC/NoPadding}: HotSpot runs CBC
- *       decryption four to eight blocks at a time with the round keys in registers on every AES-NI
- *       CPU, where its {@code AES/ECB} runs one block per call to the AES stub unless the CPU has
- *       AVX-512 VAES; the chaining XOR is undone in pass two;
+ *       at {@link #ACCP_PER_SECTOR} bytes and up (nothing else to do); below that, unless the JDK's
+ *       own ECB runs on AVX-512 VAES here ({@link #JDK_VECTOR_AES}: then it is the faster), one
+ *       call per chunk of sectors under the first sector's tweak, the other sectors' tweaks
+ *       corrected by the two XOR passes below ({@link #rebase});
+ *   <li>otherwise, for decryption on a CPU without AVX-512 VAES, the JDK's {@code
+ *       AES/CBC/NoPadding}: HotSpot runs CBC decryption four blocks at a time with the round keys
+ *       in registers on every AES-NI CPU, where its {@code AES/ECB} runs one block per call to the
+ *       AES stub; the chaining XOR is undone in pass two;
  *   <li>otherwise the JDK's {@code AES/ECB/NoPadding}.
  * </ul>
  *
@@ -83,14 +84,30 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
     }
   }
 
-  private final boolean useAccp;
+  /**
+   * Whether HotSpot runs the JDK's {@code AES/ECB} (and CBC decryption) with VAES on 512-bit
+   * registers here: it makes those stubs only when the CPU has AVX-512 with VAES, VL and DQ. Then
+   * the JDK's ECB outruns a provider call per chunk, and decryption needs no CBC detour. Read from
+   * {@code /proc/cpuinfo}; the system property {@code io.jdm.crypto.jdkVectorAes} overrides it (a
+   * JVM run with {@code -XX:UseAVX=2} on such a CPU should set it to {@code false}).
+   */
+  static final boolean JDK_VECTOR_AES = jdkVectorAes();
+
+  private final boolean accpPerSector;
+  private final boolean accpChunks;
 
   AesXtsSectorCipher(
       IvMode ivMode, String ivOpts, byte[] key, int sectorSize, boolean ivLargeSectors) {
-    this(ivMode, ivOpts, key, sectorSize, ivLargeSectors, true);
+    super(key, ivMode, ivOpts, sectorSize, ivLargeSectors);
+    this.accpPerSector = true;
+    this.accpChunks = !JDK_VECTOR_AES;
+    checkKeys();
   }
 
-  /** With {@code useAccp} false, never the provider (the tests compare both). */
+  /**
+   * With {@code useAccp} true, the provider wherever it can be used (per sector and per chunk);
+   * with false, never (the tests compare both).
+   */
   AesXtsSectorCipher(
       IvMode ivMode,
       String ivOpts,
@@ -99,8 +116,33 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
       boolean ivLargeSectors,
       boolean useAccp) {
     super(key, ivMode, ivOpts, sectorSize, ivLargeSectors);
-    this.useAccp = useAccp;
+    this.accpPerSector = useAccp;
+    this.accpChunks = useAccp;
     checkKeys();
+  }
+
+  private static boolean jdkVectorAes() {
+    String forced = System.getProperty("io.jdm.crypto.jdkVectorAes");
+    if (forced != null) {
+      return Boolean.parseBoolean(forced);
+    }
+    try {
+      for (String line :
+          java.nio.file.Files.readAllLines(
+              java.nio.file.Path.of("/proc/cpuinfo"), java.nio.charset.StandardCharsets.US_ASCII)) {
+        if (line.startsWith("flags")) {
+          java.util.Set<String> f =
+              java.util.Set.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+          return f.contains("avx512f")
+              && f.contains("avx512vl")
+              && f.contains("avx512dq")
+              && f.contains("vaes");
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux, or not readable: assume no vector AES (the safe side for the choice)
+    }
+    return false;
   }
 
   /** The engine this thread's worker uses. */
@@ -130,8 +172,11 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
     Worker() {
       int half = key.length / 2;
       data = BlockEngine.create("aes", key, 0, half);
-      accp = useAccp ? AccpXts.create(key, 0, key.length) : null;
-      cbc = accp == null ? cbcDecryption(key, half) : null;
+      accp =
+          accpPerSector && sectorSize >= ACCP_PER_SECTOR || accpChunks
+              ? AccpXts.create(key, 0, key.length)
+              : null;
+      cbc = JDK_VECTOR_AES ? null : cbcDecryption(key, half);
       tweak = BlockEngine.create("aes", key, half, half);
       if (ivMode == IvMode.ESSIV) {
         iv = IvMode.essivEngine("aes", ivOpts, key, 0, key.length);
@@ -191,10 +236,11 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
 
   @Override
   void run(Worker w, ByteBuffer buf, int offset, int count, long ccSector, boolean encrypt) {
-    if (w.accp != null && sectorSize >= ACCP_PER_SECTOR) {
+    if (w.accp != null && accpPerSector && sectorSize >= ACCP_PER_SECTOR) {
       perSector(w, buf, offset, count, ccSector, encrypt);
       return;
     }
+    boolean viaAccp = w.accp != null && accpChunks;
     int perChunk = CHUNK / sectorSize;
     boolean heap = buf.hasArray();
     boolean cbc = !encrypt && w.cbc != null;
@@ -204,7 +250,7 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
       int at = offset + done * sectorSize;
       byte[] raw = ivs(w, ccSector + (long) done * step, n);
       w.tweak.encrypt(raw, 0, w.ivs, 0, n * 16);
-      if (w.accp != null) {
+      if (viaAccp) {
         rebase(w.ivs, n);
       }
       // every pass writes to an array it does not read: C2's loops crawl in place
@@ -220,7 +266,7 @@ final class AesXtsSectorCipher extends PerThreadSectorCipher<AesXtsSectorCipher.
       }
       whiten(w.ivs, n, src, srcOff, w.seq, w.scratch);
       byte[] result; // the engine's output
-      if (w.accp != null) {
+      if (viaAccp) {
         w.accp.crypt(encrypt, raw, 0, w.scratch, 0, bytes);
         result = w.scratch;
       } else if (cbc) {
