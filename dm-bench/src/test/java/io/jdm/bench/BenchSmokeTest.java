@@ -22,7 +22,7 @@ class BenchSmokeTest {
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
     // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 4 thin
     assertThat(results).hasSize(95);
-    String report = BenchSuite.report(results);
+    String report = BenchSuite.report(results, true);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
         .contains("| TableLookupBenchmark.find | entries=65536, pattern=random |")
@@ -44,7 +44,16 @@ class BenchSmokeTest {
         .contains("| VerityBenchmark.random | path=verity |")
         .contains("| VerityBenchmark.sequential | path=verity |")
         .contains("| ThinBenchmark.read | path=thin |")
-        .contains("| ThinBenchmark.firstWrite | zeroing=zero |");
+        .contains("| ThinBenchmark.firstWrite | zeroing=zero |")
+        .contains("measures nothing")
+        .doesNotContain("goal met")
+        .doesNotContain("| yes |")
+        .doesNotContain("**no**");
+    assertThat(BenchSuite.host(results, "0.00 0.00 0.00"))
+        .contains("- Host: ")
+        .contains("CPU features: ")
+        .contains("fork JVM flags: ")
+        .contains("Load average");
     assertThat(out.resolve("jmh.json")).exists();
   }
 

@@ -69,6 +69,54 @@ class AesXtsSectorCipherTest {
     }
   }
 
+  /**
+   * The Corretto provider is a test dependency: on the platform its jar is for, jdm finds it and
+   * uses it for AES-256-XTS keys with distinct halves, and never for others.
+   */
+  @Test
+  void usesTheCorrettoProviderWhereItIsOnTheClassPath() {
+    boolean platform =
+        System.getProperty("os.name").equals("Linux")
+            && System.getProperty("os.arch").equals("amd64")
+            && !Boolean.getBoolean(AccpXts.DISABLE);
+    if (platform) {
+      assertThat(AccpXts.available()).isTrue();
+    }
+    byte[] key = new byte[64];
+    new Random(7).nextBytes(key);
+    AesXtsSectorCipher.Engine expected =
+        AccpXts.available() ? AesXtsSectorCipher.Engine.ACCP : AesXtsSectorCipher.Engine.JDK;
+    assertThat(new AesXtsSectorCipher(IvMode.PLAIN64, null, key, 4096, false).engine())
+        .isEqualTo(expected);
+    assertThat(new AesXtsSectorCipher(IvMode.PLAIN64, null, key, 4096, false, false).engine())
+        .isEqualTo(AesXtsSectorCipher.Engine.JDK);
+    assertThat(new AesXtsSectorCipher(IvMode.PLAIN64, null, new byte[64], 512, false).engine())
+        .as("equal halves")
+        .isEqualTo(AesXtsSectorCipher.Engine.JDK);
+    assertThat(new AesXtsSectorCipher(IvMode.PLAIN64, null, new byte[32], 512, false).engine())
+        .as("AES-128-XTS")
+        .isEqualTo(AesXtsSectorCipher.Engine.JDK);
+  }
+
+  /** The provider refuses two encryptions in a row under one tweak; a rewritten sector is one. */
+  @ParameterizedTest
+  @ValueSource(ints = {512, 4096})
+  void encryptsTheSameSectorTwiceInARow(int sectorSize) {
+    byte[] key = new byte[64];
+    new Random(sectorSize).nextBytes(key);
+    try (SectorCipher c = new AesXtsSectorCipher(IvMode.PLAIN64, null, key, sectorSize, false);
+        SectorCipher jdk =
+            new AesXtsSectorCipher(IvMode.PLAIN64, null, key, sectorSize, false, false)) {
+      ByteBuffer a = ByteBuffer.allocate(sectorSize);
+      ByteBuffer b = ByteBuffer.allocate(sectorSize);
+      for (int i = 0; i < 3; i++) {
+        c.encrypt(a, 0, 1, 8);
+        jdk.encrypt(b, 0, 1, 8);
+      }
+      assertThat(a.array()).isEqualTo(b.array());
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(
       strings = {
@@ -85,7 +133,8 @@ class AesXtsSectorCipherTest {
     Random random = new Random(spec.hashCode());
     CipherSpec cs = CipherSpec.parse(spec);
     IvMode iv = SectorCiphers.check(cs);
-    for (int round = 0; round < 24; round++) {
+    for (int round = 0; round < 32; round++) {
+      boolean accp = round % 2 == 0; // the provider where it is here, else the JDK's ciphers
       int sectorSize = 512 << random.nextInt(4);
       boolean large = random.nextBoolean();
       byte[] key = new byte[random.nextBoolean() ? 64 : 32];
@@ -100,16 +149,26 @@ class AesXtsSectorCipherTest {
       ByteBuffer fast = direct ? ByteBuffer.allocateDirect(plain.length) : slice(plain.length);
       fast.put(0, plain);
       ByteBuffer slow = ByteBuffer.wrap(plain.clone());
-      try (SectorCipher f = new AesXtsSectorCipher(iv, cs.ivOpts(), key, sectorSize, large);
+      try (SectorCipher f = new AesXtsSectorCipher(iv, cs.ivOpts(), key, sectorSize, large, accp);
           SectorCipher s =
               new ModeSectorCipher(
                   "aes", ModeSectorCipher.Mode.XTS, iv, cs.ivOpts(), key, 1, sectorSize, large)) {
         f.encrypt(fast, offset, count, sector);
         s.encrypt(slow, offset, count, sector);
-        String what = spec + " round " + round + " sector size " + sectorSize;
+        String what = spec + " round " + round + " sector size " + sectorSize + " accp " + accp;
         assertThat(bytes(fast)).as(what).isEqualTo(slow.array());
         f.decrypt(fast, offset, count, sector);
         assertThat(bytes(fast)).as(what).isEqualTo(plain);
+        // again from the middle: the JDK's CBC decryption carries its chaining value over calls
+        int skip = count / 2;
+        int at = offset + skip * sectorSize;
+        long from = sector + (long) skip * (sectorSize >>> 9);
+        ByteBuffer half = ByteBuffer.wrap(plain.clone());
+        s.encrypt(half, at, count - skip, from);
+        f.encrypt(fast, at, count - skip, from);
+        assertThat(bytes(fast)).as(what + " from the middle").isEqualTo(half.array());
+        f.decrypt(fast, at, count - skip, from);
+        assertThat(bytes(fast)).as(what + " from the middle").isEqualTo(plain);
       }
     }
   }
