@@ -8,6 +8,8 @@
  */
 module io.jdm.core {
   requires jdk.unsupported; // com.sun.nio.file.ExtendedOpenOption.DIRECT
+  // optional: FileBlockDevice's hole punching (add the module with --add-modules com.sun.jna)
+  requires static com.sun.jna;
 
   exports io.jdm.core;
   exports io.jdm.core.bufio;

@@ -104,6 +104,8 @@ public final class Daemon implements AutoCloseable {
    *     server-key.pem}, and {@code ca-cert.pem} to require client certificates signed by it): NBD
    *     over TCP then requires TLS; {@code null} for none
    * @param readOnlyExports names of devices exported read-only over NBD, whatever the device
+   * @param defaultExport the device NBD clients get when they ask for the empty export name (the
+   *     protocol's default export); {@code null}: the only device when there is exactly one
    * @param pathChecker how often multipath devices probe their failed paths and reinstate those
    *     that answer ({@link MultipathTargetType#withPathChecker}, a jdm extension); {@code null}:
    *     never, as the kernel (paths come back with the {@code reinstate_path} message)
@@ -121,6 +123,7 @@ public final class Daemon implements AutoCloseable {
       String trustedUser,
       Path tls,
       Set<String> readOnlyExports,
+      String defaultExport,
       Duration pathChecker,
       List<Path> pluginPath) {
     /** Checks the values. */
@@ -128,6 +131,9 @@ public final class Daemon implements AutoCloseable {
       listen = List.copyOf(listen);
       pluginPath = List.copyOf(pluginPath);
       readOnlyExports = Set.copyOf(readOnlyExports);
+      if (defaultExport != null && defaultExport.isEmpty()) {
+        throw new IllegalArgumentException("default export: empty name");
+      }
       if (maxConnections < 1) {
         throw new IllegalArgumentException("maxConnections " + maxConnections + " < 1");
       }
@@ -182,6 +188,7 @@ public final class Daemon implements AutoCloseable {
       private String trustedUser = System.getProperty("user.name");
       private Path tls;
       private final Set<String> readOnlyExports = new java.util.HashSet<>();
+      private String defaultExport;
       private Duration pathChecker;
       private final List<Path> pluginPath = new ArrayList<>();
 
@@ -214,6 +221,12 @@ public final class Daemon implements AutoCloseable {
       /** Exports the device called {@code name} read-only over NBD. */
       public Builder readOnlyExport(String name) {
         readOnlyExports.add(Objects.requireNonNull(name, "name"));
+        return this;
+      }
+
+      /** Serves device {@code name} to NBD clients asking for the empty (default) export name. */
+      public Builder defaultExport(String name) {
+        this.defaultExport = Objects.requireNonNull(name, "name");
         return this;
       }
 
@@ -272,6 +285,7 @@ public final class Daemon implements AutoCloseable {
             trustedUser,
             tls,
             readOnlyExports,
+            defaultExport,
             pathChecker,
             pluginPath);
       }
@@ -366,9 +380,12 @@ public final class Daemon implements AutoCloseable {
       m = NbdDeviceResolver.install(dmb.build());
       // an idle or stuck client must not hold a connection (and its thread) for ever
       Set<String> ro = options.readOnlyExports();
+      NbdExports exports = NbdExports.readOnly(NbdExports.of(m), ro::contains);
+      if (options.defaultExport() != null) {
+        exports = NbdExports.withDefault(exports, options.defaultExport());
+      }
       NbdServer.Builder nb =
-          NbdServer.builder(NbdExports.readOnly(NbdExports.of(m), ro::contains))
-              .handshakeTimeout(Duration.ofSeconds(30), m.clock());
+          NbdServer.builder(exports).handshakeTimeout(Duration.ofSeconds(30), m.clock());
       if (options.tls() != null) {
         nb.tls(NbdTls.serverContext(options.tls()), NbdServer.TlsMode.REQUIRE)
             .needClientAuth(Files.exists(options.tls().resolve("ca-cert.pem")));

@@ -174,6 +174,14 @@ public final class Jdmsetup {
               description = "Export device NAME read-only over NBD (repeatable).")
           List<String> readOnlyExports,
       @Option(
+              names = "--default-export",
+              paramLabel = "NAME",
+              description =
+                  "Serve device NAME to NBD clients that ask for the default (empty) export name,"
+                      + " such as nbd+unix:///?socket=... (default: the only device, if there is"
+                      + " one).")
+          String defaultExport,
+      @Option(
               names = "--path-checker",
               paramLabel = "SECONDS",
               description =
@@ -213,6 +221,9 @@ public final class Jdmsetup {
     if (readOnlyExports != null) {
       readOnlyExports.forEach(ob::readOnlyExport);
     }
+    if (defaultExport != null) {
+      ob.defaultExport(defaultExport);
+    }
     if (listen != null) {
       ob.listen(parseHostPort(listen));
     }
@@ -251,6 +262,9 @@ public final class Jdmsetup {
       }
       if (readOnlyExports != null) {
         readOnlyExports.forEach(n -> pass.addAll(List.of("--export-readonly", n)));
+      }
+      if (defaultExport != null) {
+        pass.addAll(List.of("--default-export", defaultExport));
       }
       if (pathChecker != null) {
         pass.addAll(List.of("--path-checker", pathChecker.toString()));

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.jdm.core.DeviceMapper;
+import io.jdm.core.FileBlockDevice;
 import io.jdm.core.MappedDevice;
 import io.jdm.core.MemoryBlockDevice;
 import io.jdm.nbd.NbdServer;
@@ -30,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -213,6 +215,41 @@ class KernelFilesystemTest {
     assertThat(between.stream().mapToLong(e -> e.changesData() ? e.sectors() : 0).sum())
         .as("sectors written by the fsync (64 KiB of data, and the journal)")
         .isGreaterThanOrEqualTo(128);
+  }
+
+  /** 512-byte blocks {@code file} occupies ({@code stat -c %b}). */
+  private static long blocks(Path file) throws Exception {
+    return Long.parseLong(ExternalTools.ok("stat", "-c", "%b", file.toString()).trim());
+  }
+
+  @Test
+  void fstrimPunchesHolesInTheBackingFile() throws Exception {
+    ExternalTools.require("fstrim", "util-linux");
+    Path file = tmp.resolve("backing.img");
+    try (FileBlockDevice probe = FileBlockDevice.builder(file).create(LEG * 512).open()) {
+      if (!"true".equals(System.getenv("CI"))) {
+        Assumptions.assumeTrue(
+            probe.punchesHoles(),
+            "no hole punching here: " + FileBlockDevice.holesUnavailableReason());
+      }
+      assertThat(probe.punchesHoles()).as("hole punching (JNA is on dm-cli's class path)").isTrue();
+    }
+    dm.create("vol", "0 " + LEG + " linear " + file + " 0");
+    try (KernelAttach k = attach("vol")) {
+      mkfs(k);
+      Path mnt = k.mount("ext4");
+      byte[] data = new byte[16 << 20];
+      new Random(SEED).nextBytes(data);
+      writeSynced(mnt.resolve("big"), data);
+      long full = blocks(file);
+      Files.delete(mnt.resolve("big"));
+      ExternalTools.ok("sync", "-f", mnt.toString());
+      ExternalTools.ok("fstrim", mnt.toString());
+      long trimmed = blocks(file);
+      assertThat(full - trimmed)
+          .as("blocks freed in the backing file by fstrim (%s before, %s after)", full, trimmed)
+          .isGreaterThanOrEqualTo((12 << 20) / 512);
+    }
   }
 
   @Test

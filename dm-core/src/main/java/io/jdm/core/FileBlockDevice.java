@@ -36,9 +36,14 @@ import java.util.Optional;
  *   <li>{@link Builder#direct(boolean) O_DIRECT} bypasses the page cache; the logical block size
  *       becomes the file system's block size and unaligned direct buffers go through a bounce
  *       buffer.
- *   <li>Write-zeroes writes zeros. Discard is not supported by default: punching holes needs {@code
- *       fallocate(2)}, which Java 17 cannot call without native code; {@link
- *       Builder#discardWritesZeroes(boolean)} makes discard write zeros instead.
+ *   <li>Write-zeroes writes zeros. Discard of a regular file punches a hole ({@code
+ *       fallocate(PUNCH_HOLE | KEEP_SIZE)}: the range reads as zeros and its space is freed) on
+ *       64-bit Linux when JNA ({@code net.java.dev.jna:jna}, an optional dependency) is on the
+ *       class path and the file system supports it ({@link #punchesHoles()}); the file's holes are
+ *       then reported by {@link #extents} ({@code SEEK_DATA}/{@code SEEK_HOLE}). Otherwise discard
+ *       is not supported (Java 17 cannot call {@code fallocate(2)} by itself) unless {@link
+ *       Builder#discardWritesZeroes(boolean)} makes it write zeros, and the file counts as all
+ *       data.
  *   <li>An interrupt of a submitting thread does not break the device: Java closes a {@link
  *       FileChannel} when a thread blocked in it is interrupted, so the device reopens the file and
  *       retries, and keeps the thread's interrupt status.
@@ -46,7 +51,7 @@ import java.util.Optional;
  *
  * <p>Thread-safe.
  */
-public final class FileBlockDevice extends AbstractBlockDevice {
+public final class FileBlockDevice extends AbstractBlockDevice implements AllocationMap {
   private static final System.Logger LOG = System.getLogger(FileBlockDevice.class.getName());
   private static final int S_IFMT = 0170000;
   private static final int S_IFBLK = 0060000;
@@ -62,11 +67,18 @@ public final class FileBlockDevice extends AbstractBlockDevice {
   private final int alignment;
   private final boolean discardWritesZeroes;
   private final DeviceNumber blockDeviceNumber;
+  private final FileHoles holes; // null: no native calls for this file
+  private final boolean punch;
   private final Object reopenLock = new Object();
   private volatile FileChannel channel;
 
   private FileBlockDevice(
-      Builder b, FileChannel channel, OpenOption[] options, Geometry g, IoLimits limits) {
+      Builder b,
+      FileChannel channel,
+      OpenOption[] options,
+      Geometry g,
+      IoLimits limits,
+      FileHoles holes) {
     super(b.name != null ? b.name : b.path.toString(), g.sectors, limits, b.readOnly);
     this.path = b.path;
     this.options = options;
@@ -75,6 +87,8 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     this.alignment = limits.logicalBlockSize();
     this.discardWritesZeroes = b.discardWritesZeroes;
     this.blockDeviceNumber = g.number;
+    this.holes = holes;
+    this.punch = holes != null && b.punchable();
   }
 
   /** Opens {@code path} for reading and writing. */
@@ -92,6 +106,65 @@ public final class FileBlockDevice extends AbstractBlockDevice {
 
   public boolean isDirect() {
     return direct;
+  }
+
+  /** Whether discard punches holes in the file (see the class description). */
+  public boolean punchesHoles() {
+    return punch;
+  }
+
+  /**
+   * Why this JVM cannot punch holes or find them ({@code "JNA ... is not on the class path"}), or
+   * {@code null} if it can (a file system may still refuse: see {@link #punchesHoles()}).
+   */
+  public static String holesUnavailableReason() {
+    return FileHoles.unavailableReason();
+  }
+
+  /** Extents the answer holds at most; the caller asks again from where it ends. */
+  private static final int MAX_EXTENTS = 1024;
+
+  /**
+   * The file's holes ({@code lseek(SEEK_DATA/SEEK_HOLE)}) as holes reading zeros, the rest as data;
+   * all data when the native calls are not available or this is a block device. A sector partly in
+   * a hole counts as data.
+   */
+  @Override
+  public List<Extent> extents(long sector, long sectors) throws IOException {
+    long endSector = Math.min(sector + sectors, sectors());
+    if (endSector <= sector) {
+      return List.of();
+    }
+    if (holes == null) {
+      return List.of(Extent.data(endSector - sector));
+    }
+    ensureOpen();
+    List<Extent> out = new ArrayList<>();
+    long end = endSector << Bio.SECTOR_SHIFT;
+    long pos = sector << Bio.SECTOR_SHIFT;
+    while (pos < end && out.size() < MAX_EXTENTS) {
+      long data = holes.nextData(pos);
+      if (data < 0 || data >= end) {
+        data = end;
+      }
+      long holeEnd = data & -Bio.SECTOR_SIZE; // a partial sector of data is data
+      if (holeEnd > pos) {
+        AllocationMap.append(out, Extent.hole((holeEnd - pos) >>> Bio.SECTOR_SHIFT));
+        pos = holeEnd;
+      }
+      if (pos >= end) {
+        break;
+      }
+      long hole = holes.nextHole(pos);
+      long dataEnd =
+          hole < 0 ? end : Math.min(end, (hole + Bio.SECTOR_SIZE - 1) & -Bio.SECTOR_SIZE);
+      if (dataEnd <= pos) {
+        dataEnd = pos + Bio.SECTOR_SIZE; // the file changed under us: count a sector as data
+      }
+      AllocationMap.append(out, Extent.data((dataEnd - pos) >>> Bio.SECTOR_SHIFT));
+      pos = dataEnd;
+    }
+    return out;
   }
 
   /** The real {@code major:minor} when this is a block device; empty for a regular file. */
@@ -135,10 +208,14 @@ public final class FileBlockDevice extends AbstractBlockDevice {
             }
             break;
           case DISCARD:
-            if (!discardWritesZeroes) {
+            if (punch) {
+              holes.punch(
+                  bio.sector() << Bio.SECTOR_SHIFT, (long) bio.sectors() << Bio.SECTOR_SHIFT);
+            } else if (discardWritesZeroes) {
+              writeZeros(ch, bio.sector(), bio.sectors());
+            } else {
               return BlockStatus.NOTSUPP;
             }
-            writeZeros(ch, bio.sector(), bio.sectors());
             break;
           case WRITE_ZEROES:
             writeZeros(ch, bio.sector(), bio.sectors());
@@ -260,7 +337,13 @@ public final class FileBlockDevice extends AbstractBlockDevice {
   @Override
   protected void doClose() throws IOException {
     synchronized (reopenLock) {
-      channel.close();
+      try {
+        channel.close();
+      } finally {
+        if (holes != null) {
+          holes.close();
+        }
+      }
     }
   }
 
@@ -355,6 +438,7 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     private boolean readOnly;
     private boolean direct;
     private boolean discardWritesZeroes;
+    private boolean punchHoles = true;
     private int logicalBlockSize = Bio.SECTOR_SIZE;
     private long createSize = -1;
 
@@ -379,10 +463,26 @@ public final class FileBlockDevice extends AbstractBlockDevice {
       return this;
     }
 
-    /** Serve discards by writing zeros (default: discard is not supported). */
+    /**
+     * Serve discards by writing zeros where holes cannot be punched (default: discard is then not
+     * supported).
+     */
     public Builder discardWritesZeroes(boolean discardWritesZeroes) {
       this.discardWritesZeroes = discardWritesZeroes;
       return this;
+    }
+
+    /**
+     * Whether discard may punch holes where it can (default {@code true}); {@code false} keeps
+     * every allocated block allocated, as a preallocated file may want (holes are still found).
+     */
+    public Builder punchHoles(boolean punchHoles) {
+      this.punchHoles = punchHoles;
+      return this;
+    }
+
+    private boolean punchable() {
+      return punchHoles && !readOnly;
     }
 
     /** For a regular file: the logical block size to advertise (default 512). */
@@ -437,21 +537,39 @@ public final class FileBlockDevice extends AbstractBlockDevice {
       } catch (NoSuchFileException e) {
         throw new NoSuchFileException(path.toString(), null, "no such file or device");
       }
+      FileHoles holes = null;
       try {
         Geometry g = probe(path, ch, lbs);
+        if (g.number == null) {
+          holes = openHoles();
+        }
+        boolean discard = discardWritesZeroes || holes != null && punchable();
         IoLimits limits =
             IoLimits.builder()
                 .logicalBlockSize(g.logicalBlockSize)
                 .physicalBlockSize(Math.max(g.physicalBlockSize, g.logicalBlockSize))
-                .maxDiscardSectors(discardWritesZeroes ? IoLimits.UNLIMITED : 0)
+                .maxDiscardSectors(discard ? IoLimits.UNLIMITED : 0)
                 .maxWriteZeroesSectors(IoLimits.UNLIMITED)
                 .writeCache(!readOnly)
                 .fua(!readOnly)
                 .build();
-        return new FileBlockDevice(this, ch, options, g, limits);
+        return new FileBlockDevice(this, ch, options, g, limits, holes);
       } catch (IOException | RuntimeException e) {
         ch.close();
+        if (holes != null) {
+          holes.close();
+        }
         throw e;
+      }
+    }
+
+    /** The native handle for holes, or null (not available here, or the file system says no). */
+    private FileHoles openHoles() {
+      try {
+        return FileHoles.open(path, punchable());
+      } catch (IOException e) {
+        LOG.log(Level.DEBUG, () -> path + ": no hole punching: " + e.getMessage());
+        return null;
       }
     }
   }

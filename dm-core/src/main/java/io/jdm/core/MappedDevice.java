@@ -1,5 +1,6 @@
 package io.jdm.core;
 
+import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +39,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>{@link #close()} removes the device from its {@link DeviceMapper}, which is refused while the
  * device is open or used by another table.
  */
-public final class MappedDevice implements BlockDevice {
+public final class MappedDevice implements BlockDevice, AllocationMap {
   private static final System.Logger LOG = System.getLogger(MappedDevice.class.getName());
 
   /** Frame kinds: a whole bio mapped by one target, a part of a split bio, a split bio's parent. */
@@ -728,6 +729,24 @@ public final class MappedDevice implements BlockDevice {
     return Optional.ofNullable(live);
   }
 
+  /**
+   * The live table's allocation ({@link AllocationMap}): each target that implements {@link
+   * AllocationMap} ({@code linear}, {@code zero}) is asked, the others count as data. Empty without
+   * a live table.
+   */
+  @Override
+  public List<Extent> extents(long sector, long sectors) throws IOException {
+    Table t = refLive();
+    if (t == null) {
+      return List.of();
+    }
+    try {
+      return TableAllocation.extents(t, sector, sectors);
+    } finally {
+      t.unref();
+    }
+  }
+
   /** What {@code dmsetup table} prints (a lone newline when there is no live table). */
   public String table() {
     return liveText(StatusType.TABLE);
@@ -1053,7 +1072,7 @@ public final class MappedDevice implements BlockDevice {
   }
 
   /** A handle from {@link #open()}. */
-  private static final class Opener implements BlockDevice {
+  private static final class Opener implements BlockDevice, AllocationMap {
     private final MappedDevice md;
     private volatile boolean closed;
 
@@ -1087,6 +1106,11 @@ public final class MappedDevice implements BlockDevice {
         throw new IllegalStateException(md.name() + ": handle is closed");
       }
       md.submit(bio);
+    }
+
+    @Override
+    public List<Extent> extents(long sector, long sectors) throws IOException {
+      return md.extents(sector, sectors);
     }
 
     @Override

@@ -3,7 +3,9 @@ package io.jdm.core;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -13,6 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * written return zeros without allocating; discard and write-zeroes give whole chunks back.
  *
  * <p>After a discard the range reads as zeros. Flushes succeed at once (the memory is the medium).
+ * Chunks never written, or given back, are holes reading as zeros in {@link #extents} ({@link
+ * AllocationMap}).
  *
  * <p>With {@link Builder#volatileCache(boolean)} the device behaves as a disk with a volatile write
  * cache that can lose power: writes, discards and write-zeroes are visible at once but stay
@@ -25,7 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Thread-safe: any number of threads may submit; each bio completes on its submitting thread.
  * Concurrent writes to the same bytes land in an unspecified order.
  */
-public final class MemoryBlockDevice extends AbstractBlockDevice {
+public final class MemoryBlockDevice extends AbstractBlockDevice implements AllocationMap {
   private static final int LEAF_SHIFT = 10;
   private static final int LEAF_SIZE = 1 << LEAF_SHIFT;
   private static final VarHandle LEAVES = MethodHandles.arrayElementVarHandle(Object[][].class);
@@ -354,6 +358,35 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
       pos += n;
       left -= n;
     }
+  }
+
+  /** Extents per answer at most; the caller asks again from where the answer ends. */
+  private static final int MAX_EXTENTS = 4096;
+
+  /** Unallocated chunks are holes reading as zeros, allocated ones data. */
+  @Override
+  public List<Extent> extents(long sector, long sectors) {
+    long end = Math.min(sector + sectors, sectors());
+    List<Extent> out = new ArrayList<>();
+    int chunkSectors = chunkSize >>> Bio.SECTOR_SHIFT;
+    long s = sector;
+    while (s < end && out.size() < MAX_EXTENTS) {
+      long c = (s << Bio.SECTOR_SHIFT) >>> chunkShift;
+      long next;
+      boolean hole;
+      if (leaf(c) == null) {
+        // a whole leaf of chunks never written
+        next = ((c >>> LEAF_SHIFT) + 1) << LEAF_SHIFT;
+        hole = true;
+      } else {
+        next = c + 1;
+        hole = chunk(c) == null;
+      }
+      long stop = Math.min(end, next * chunkSectors);
+      AllocationMap.append(out, hole ? Extent.hole(stop - s) : Extent.data(stop - s));
+      s = stop;
+    }
+    return out;
   }
 
   private Object[] leaf(long chunk) {

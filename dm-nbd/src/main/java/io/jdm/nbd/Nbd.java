@@ -63,6 +63,7 @@ final class Nbd {
   static final int REP_ACK = 1;
   static final int REP_SERVER = 2;
   static final int REP_INFO = 3;
+  static final int REP_META_CONTEXT = 4;
   static final int REP_FLAG_ERROR = 1 << 31;
   static final int REP_ERR_UNSUP = REP_FLAG_ERROR | 1;
   static final int REP_ERR_POLICY = REP_FLAG_ERROR | 2;
@@ -102,8 +103,14 @@ final class Nbd {
   static final int REPLY_TYPE_NONE = 0;
   static final int REPLY_TYPE_OFFSET_DATA = 1;
   static final int REPLY_TYPE_OFFSET_HOLE = 2;
+  static final int REPLY_TYPE_BLOCK_STATUS = 5;
   static final int REPLY_TYPE_ERROR = (1 << 15) | 1;
   static final int REPLY_TYPE_ERROR_OFFSET = (1 << 15) | 2;
+
+  // the base:allocation metadata context
+  static final String BASE_ALLOCATION = "base:allocation";
+  static final int STATE_HOLE = 1;
+  static final int STATE_ZERO = 1 << 1;
 
   // errors
   static final int EPERM = 1;
@@ -224,6 +231,8 @@ final class Nbd {
         return "NBD_REP_SERVER";
       case REP_INFO:
         return "NBD_REP_INFO";
+      case REP_META_CONTEXT:
+        return "NBD_REP_META_CONTEXT";
       case REP_ERR_UNSUP:
         return "NBD_REP_ERR_UNSUP";
       case REP_ERR_POLICY:

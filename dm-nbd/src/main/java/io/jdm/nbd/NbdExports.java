@@ -20,7 +20,7 @@ import java.util.function.Predicate;
  * <p>Implementations must be thread-safe ({@link #open} is called from every connection's thread)
  * and return {@code null} from {@link #open} for a name they do not export. The empty name is the
  * protocol's default export; when {@link #open} returns {@code null} for it and exactly one export
- * is listed, the server uses that one.
+ * is listed, the server uses that one ({@link #withDefault} names one explicitly).
  */
 public interface NbdExports {
 
@@ -112,6 +112,31 @@ public interface NbdExports {
             uuid.isEmpty() ? "jdm mapped device" : "jdm mapped device, uuid " + uuid,
             true,
             true);
+      }
+    };
+  }
+
+  /**
+   * {@code exports}, with the empty name (the protocol's default export, what {@code
+   * nbd+unix:///?socket=...} and {@code nbd://host} ask for) opening {@code defaultName}. The list
+   * ({@code NBD_OPT_LIST}) is unchanged. When read-only names are configured too, wrap them inside
+   * this ({@code withDefault(readOnly(e, names), name)}) so that they are asked with the real name.
+   */
+  static NbdExports withDefault(NbdExports exports, String defaultName) {
+    Objects.requireNonNull(exports, "exports");
+    Objects.requireNonNull(defaultName, "defaultName");
+    if (defaultName.isEmpty()) {
+      throw new IllegalArgumentException("default export name is empty");
+    }
+    return new NbdExports() {
+      @Override
+      public List<String> names() {
+        return exports.names();
+      }
+
+      @Override
+      public NbdExport open(String name) throws IOException {
+        return exports.open(name.isEmpty() ? defaultName : name);
       }
     };
   }

@@ -30,12 +30,16 @@ import javax.net.ssl.SSLEngine;
  * <p>Protocol: fixed newstyle negotiation only (oldstyle is not offered); the options {@code
  * NBD_OPT_EXPORT_NAME}, {@code GO}, {@code INFO} (with {@code NBD_INFO_EXPORT}, {@code NAME},
  * {@code DESCRIPTION} and {@code BLOCK_SIZE}, the minimum block being the device's logical block
- * size), {@code LIST}, {@code ABORT}, {@code STRUCTURED_REPLY} and, when TLS is configured, {@code
- * STARTTLS}; every other option is answered {@code NBD_REP_ERR_UNSUP}. Commands {@code READ},
- * {@code WRITE}, {@code FLUSH}, {@code TRIM} (when the device supports discard), {@code
- * WRITE_ZEROES} (when it supports write-zeroes; {@code NO_HOLE} becomes {@link
- * io.jdm.core.Bio#NOUNMAP}), {@code CACHE} (a no-op), {@code DISC}, and the {@code FUA} flag
- * ({@link io.jdm.core.Bio#FUA}).
+ * size; a client that does not ask for {@code BLOCK_SIZE} is answered {@code
+ * NBD_REP_ERR_BLOCK_SIZE_REQD} when that minimum is over 512 bytes), {@code LIST}, {@code ABORT},
+ * {@code STRUCTURED_REPLY}, {@code LIST_META_CONTEXT} and {@code SET_META_CONTEXT} (the one context
+ * {@code base:allocation}, from the device's {@link io.jdm.core.AllocationMap}) and, when TLS is
+ * configured, {@code STARTTLS}; every other option is answered {@code NBD_REP_ERR_UNSUP}. The empty
+ * export name is the default export ({@link NbdExports#withDefault}). Commands {@code READ}, {@code
+ * WRITE}, {@code FLUSH}, {@code TRIM} (when the device supports discard), {@code WRITE_ZEROES}
+ * (when it supports write-zeroes; {@code NO_HOLE} becomes {@link io.jdm.core.Bio#NOUNMAP}), {@code
+ * CACHE} (a no-op), {@code BLOCK_STATUS} (with {@code REQ_ONE}; answered on the reader thread),
+ * {@code DISC}, and the {@code FUA} flag ({@link io.jdm.core.Bio#FUA}).
  *
  * <p>TLS ({@link Builder#tls}): {@code NBD_OPT_STARTTLS} upgrades the connection, on TCP or on a
  * Unix-domain socket, to TLS 1.3 or 1.2 on a JDK {@link SSLContext} (X.509 certificates: the JDK
@@ -53,9 +57,9 @@ import javax.net.ssl.SSLEngine;
  * <p>Errors, as proto.md asks: a request past the end fails with {@code NBD_EINVAL} ({@code
  * NBD_ENOSPC} for writes and write-zeroes), an unaligned one with {@code NBD_EINVAL}, a write to a
  * read-only export with {@code NBD_EPERM}, an unknown command or flag with {@code NBD_EINVAL}, a
- * read longer than the maximum payload with {@code NBD_EOVERFLOW} (structured replies) or {@code
- * NBD_EINVAL}. A peer that breaks the protocol (wrong magic, unknown client flags, a write payload
- * over 32 MiB) is disconnected; other connections are not affected.
+ * read or write longer than 32 MiB with {@code NBD_EINVAL} (the write's payload is read and
+ * dropped), or {@code NBD_EOVERFLOW} for a read with {@code DF}. A peer that breaks the protocol
+ * (wrong magic, unknown client flags) is disconnected; other connections are not affected.
  *
  * <p>{@link #close()} stops accepting, stops reading on every connection, waits (up to the shutdown
  * timeout) until every request already submitted has completed and its reply is written, then

@@ -1,5 +1,6 @@
 package io.jdm.nbd;
 
+import io.jdm.core.AllocationMap;
 import io.jdm.core.Bio;
 import io.jdm.core.BioCallback;
 import io.jdm.core.BlockDevice;
@@ -12,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLException;
@@ -64,6 +66,12 @@ final class NbdServerConnection implements Runnable {
   private boolean noZeroes;
   private boolean structured;
 
+  /** The export name of the last NBD_OPT_SET_META_CONTEXT that selected base:allocation. */
+  private String metaContextExport;
+
+  /** The export's base:allocation context was selected: NBD_CMD_BLOCK_STATUS is served. */
+  private boolean blockStatus;
+
   // transmission state
   private NbdExport export;
   private BlockDevice device;
@@ -75,6 +83,12 @@ final class NbdServerConnection implements Runnable {
   private int maxDiscardSectors;
   private int maxZeroesSectors;
   private boolean readOnly;
+
+  /** The id of base:allocation in NBD_REP_META_CONTEXT and block status replies. */
+  static final int BASE_ALLOCATION_ID = 1;
+
+  /** Descriptors one block status reply holds at most (proto.md lets a server send fewer). */
+  static final int MAX_DESCRIPTORS = 8192;
 
   /** Requests read and not yet answered (replies written or dropped). */
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -294,6 +308,10 @@ final class NbdServerConnection implements Runnable {
             optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
           }
           break;
+        case Nbd.OPT_LIST_META_CONTEXT:
+        case Nbd.OPT_SET_META_CONTEXT:
+          metaContext(option, data);
+          break;
         case Nbd.OPT_STARTTLS:
           if (mode == NbdServer.TlsMode.OFF) {
             optionReply(option, Nbd.REP_ERR_UNSUP, "NBD_OPT_STARTTLS: this server has no TLS");
@@ -334,6 +352,7 @@ final class NbdServerConnection implements Runnable {
     out = t;
     outbox.switchTo(t);
     structured = false; // proto.md: no negotiation state survives NBD_OPT_STARTTLS
+    metaContextExport = null;
     LOG.log(System.Logger.Level.DEBUG, "{0}: {1}", where(), t.describe());
   }
 
@@ -362,6 +381,7 @@ final class NbdServerConnection implements Runnable {
               + ")");
     }
     String name = StandardCharsets.UTF_8.decode(data).toString();
+    blockStatus = structured && name.equals(metaContextExport);
     if (!openExport(name)) {
       // proto.md: an export that cannot be served after NBD_OPT_EXPORT_NAME ends the session
       throw new NbdProtocolException(
@@ -411,10 +431,12 @@ final class NbdServerConnection implements Runnable {
     }
     boolean wantName = false;
     boolean wantDescription = false;
+    boolean wantBlockSize = false;
     for (int i = 0; i < n; i++) {
       int info = data.getShort() & 0xffff;
       wantName |= info == Nbd.INFO_NAME;
       wantDescription |= info == Nbd.INFO_DESCRIPTION;
+      wantBlockSize |= info == Nbd.INFO_BLOCK_SIZE;
     }
     String name = new String(nameBytes, StandardCharsets.UTF_8);
     if (!openExport(name)) {
@@ -435,12 +457,87 @@ final class NbdServerConnection implements Runnable {
     if (wantDescription && !export.description().isEmpty()) {
       optionReply(option, Nbd.REP_INFO, stringInfo(Nbd.INFO_DESCRIPTION, export.description()));
     }
+    if (!wantBlockSize && minBlock > Bio.SECTOR_SIZE) {
+      // proto.md: a client that did not ask for the constraints may send requests aligned to 512
+      // bytes only (what it is told to keep to for interoperability); this export cannot take them
+      optionReply(
+          option,
+          Nbd.REP_ERR_BLOCK_SIZE_REQD,
+          "export '"
+              + exportName
+              + "' has a minimum block size of "
+              + minBlock
+              + " bytes: request NBD_INFO_BLOCK_SIZE");
+      releaseExport();
+      return false;
+    }
     optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
     if (option == Nbd.OPT_GO) {
+      blockStatus = structured && name.equals(metaContextExport);
       return true;
     }
     releaseExport();
     return false;
+  }
+
+  /**
+   * {@code NBD_OPT_LIST_META_CONTEXT} and {@code NBD_OPT_SET_META_CONTEXT}: the one context is
+   * {@code base:allocation}. LIST with no query, or with {@code base:}, reports it; SET selects it
+   * only when asked by its full name. Both need structured replies and an existing export.
+   */
+  private void metaContext(int option, ByteBuffer data) throws IOException {
+    String what = Nbd.optionName(option);
+    if (!structured) {
+      optionReply(option, Nbd.REP_ERR_INVALID, what + " without structured replies");
+      return;
+    }
+    List<String> queries = new java.util.ArrayList<>();
+    String name = null;
+    try {
+      name = string(data);
+      long n = data.getInt() & 0xffffffffL;
+      for (long i = 0; i < n; i++) {
+        queries.add(string(data));
+      }
+    } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+      name = null;
+    }
+    if (name == null || data.hasRemaining()) {
+      optionReply(option, Nbd.REP_ERR_INVALID, what + ": malformed data");
+      return;
+    }
+    boolean exists = openExport(name);
+    releaseExport();
+    if (!exists) {
+      optionReply(option, Nbd.REP_ERR_UNKNOWN, "export '" + name + "' does not exist");
+      return;
+    }
+    boolean list = option == Nbd.OPT_LIST_META_CONTEXT;
+    boolean selected = list && queries.isEmpty();
+    for (String q : queries) {
+      selected |= q.equals(Nbd.BASE_ALLOCATION) || list && q.equals("base:");
+    }
+    if (!list) {
+      metaContextExport = selected ? name : null; // SET replaces what an earlier SET chose
+    }
+    if (selected) {
+      byte[] b = Nbd.BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
+      ByteBuffer r = ByteBuffer.allocate(4 + b.length);
+      r.putInt(list ? 0 : BASE_ALLOCATION_ID).put(b).flip();
+      optionReply(option, Nbd.REP_META_CONTEXT, r);
+    }
+    optionReply(option, Nbd.REP_ACK, (ByteBuffer) null);
+  }
+
+  /** A 32-bit length and that many bytes of UTF-8, at most {@link Nbd#MAX_STRING}. */
+  private static String string(ByteBuffer data) {
+    long len = data.getInt() & 0xffffffffL;
+    if (len > Math.min(data.remaining(), Nbd.MAX_STRING)) {
+      throw new IllegalArgumentException("string of " + len + " bytes");
+    }
+    byte[] b = new byte[(int) len];
+    data.get(b);
+    return new String(b, StandardCharsets.UTF_8);
   }
 
   private static ByteBuffer stringInfo(int type, String s) {
@@ -587,13 +684,26 @@ final class NbdServerConnection implements Runnable {
       awaitRoom(type == Nbd.CMD_READ ? Math.min(length, Nbd.MAX_PAYLOAD) : 0);
     } else {
       if (length > Nbd.MAX_PAYLOAD) {
-        // proto.md allows a hard disconnect for payloads deemed a denial of service (> 2^25)
-        throw new NbdProtocolException(
-            "NBD_CMD_WRITE with a payload of "
+        // proto.md: EINVAL for a payload over the maximum; its bytes are read and dropped so the
+        // stream stays in step (nothing is buffered, so this costs the client's bandwidth only)
+        awaitRoom(0);
+        if (in.buffer().remaining() < length) {
+          drainReplies();
+        }
+        in.skip(length);
+        inFlight.incrementAndGet();
+        reply(
+            cookie,
+            type,
+            offset,
+            Nbd.EINVAL,
+            "NBD_CMD_WRITE of "
                 + length
-                + " bytes (maximum "
+                + " bytes: longer than the maximum payload of "
                 + Nbd.MAX_PAYLOAD
-                + ")");
+                + " bytes",
+            null);
+        return;
       }
       awaitRoom(length);
       payload = pool.acquire((int) length);
@@ -659,6 +769,9 @@ final class NbdServerConnection implements Runnable {
         return;
       case Nbd.CMD_CACHE:
         reply(cookie, type, offset, 0, null, null); // a hint; nothing to prefetch into
+        return;
+      case Nbd.CMD_BLOCK_STATUS:
+        blockStatus(cookie, flags, offset, length);
         return;
       default:
         throw new AssertionError(type);
@@ -728,8 +841,14 @@ final class NbdServerConnection implements Runnable {
       case Nbd.CMD_CACHE:
         allowed = Nbd.CMD_FLAG_FUA;
         break;
+      case Nbd.CMD_BLOCK_STATUS:
+        if (!blockStatus) {
+          return Nbd.EINVAL; // no metadata context selected
+        }
+        allowed = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_REQ_ONE;
+        break;
       default:
-        return Nbd.EINVAL; // unknown command, including NBD_CMD_BLOCK_STATUS (no meta context)
+        return Nbd.EINVAL; // unknown command
     }
     if ((flags & ~allowed) != 0) {
       return Nbd.EINVAL;
@@ -747,11 +866,15 @@ final class NbdServerConnection implements Runnable {
     if (offset < 0 || offset > size || length > size - offset) {
       return type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES ? Nbd.ENOSPC : Nbd.EINVAL;
     }
+    if (type == Nbd.CMD_BLOCK_STATUS) {
+      return length == 0 ? Nbd.EINVAL : 0; // any byte range: the answer is rounded out
+    }
     if (((offset | length) & (minBlock - 1)) != 0) {
       return Nbd.EINVAL;
     }
     if (type == Nbd.CMD_READ && length > Nbd.MAX_PAYLOAD) {
-      return structured ? Nbd.EOVERFLOW : Nbd.EINVAL;
+      // proto.md: EOVERFLOW tells a DF read it may retry without DF; anything else is EINVAL
+      return (flags & Nbd.CMD_FLAG_DF) != 0 ? Nbd.EOVERFLOW : Nbd.EINVAL;
     }
     return 0;
   }
@@ -767,11 +890,17 @@ final class NbdServerConnection implements Runnable {
       case Nbd.EOVERFLOW:
         return req + ": longer than the maximum payload of " + Nbd.MAX_PAYLOAD + " bytes";
       default:
-        if (type > Nbd.CMD_WRITE_ZEROES || type == Nbd.CMD_DISC) {
+        if (type > Nbd.CMD_BLOCK_STATUS || type == Nbd.CMD_DISC) {
           return "unknown command " + type;
+        }
+        if (type == Nbd.CMD_BLOCK_STATUS && !blockStatus) {
+          return req + ": no metadata context was selected (NBD_OPT_SET_META_CONTEXT)";
         }
         if (offset < 0 || offset > size || length > size - offset) {
           return req + ": beyond the end of the export (" + size + " bytes)";
+        }
+        if (length > Nbd.MAX_PAYLOAD && type == Nbd.CMD_READ) {
+          return req + ": longer than the maximum payload of " + Nbd.MAX_PAYLOAD + " bytes";
         }
         if (((offset | length) & (minBlock - 1)) != 0) {
           return req + ": not aligned to the minimum block size " + minBlock;
@@ -882,6 +1011,79 @@ final class NbdServerConnection implements Runnable {
     }
   }
 
+  /**
+   * Answers {@code NBD_CMD_BLOCK_STATUS} for base:allocation from the device's {@link
+   * AllocationMap} (a device without one is all data), on this thread: the device's answer is a
+   * quick look-up. Descriptors start at {@code offset} and cover at most {@code length} bytes (the
+   * sectors are rounded out to ask the device, the answer clipped back).
+   */
+  private void blockStatus(long cookie, int flags, long offset, long length) {
+    long end = offset + length;
+    long sector = offset >>> Bio.SECTOR_SHIFT;
+    long endSector = (end + Bio.SECTOR_SIZE - 1) >>> Bio.SECTOR_SHIFT;
+    int max = (flags & Nbd.CMD_FLAG_REQ_ONE) != 0 ? 1 : MAX_DESCRIPTORS;
+    long[] lens = new long[Math.min(max, 64)];
+    int[] states = new int[lens.length];
+    int n = 0;
+    long pos = offset;
+    try {
+      scan:
+      while (pos < end) {
+        List<AllocationMap.Extent> ex = AllocationMap.extents(device, sector, endSector - sector);
+        if (ex.isEmpty()) {
+          break;
+        }
+        for (AllocationMap.Extent e : ex) {
+          long stop = Math.min(end, (sector + e.sectors()) << Bio.SECTOR_SHIFT);
+          int state =
+              ((e.flags() & AllocationMap.Extent.HOLE) != 0 ? Nbd.STATE_HOLE : 0)
+                  | ((e.flags() & AllocationMap.Extent.ZERO) != 0 ? Nbd.STATE_ZERO : 0);
+          if (n > 0 && states[n - 1] == state) {
+            lens[n - 1] += stop - pos;
+          } else if (n == max) {
+            break scan;
+          } else {
+            if (n == lens.length) {
+              lens = Arrays.copyOf(lens, Math.min(max, n * 2));
+              states = Arrays.copyOf(states, lens.length);
+            }
+            lens[n] = stop - pos;
+            states[n++] = state;
+          }
+          pos = stop;
+          sector += e.sectors();
+          if (pos >= end) {
+            break scan;
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.log(System.Logger.Level.DEBUG, where() + ": block status failed", e);
+      reply(
+          cookie,
+          Nbd.CMD_BLOCK_STATUS,
+          offset,
+          Nbd.EIO,
+          "NBD_CMD_BLOCK_STATUS at offset " + offset + ": " + e.getMessage(),
+          null);
+      return;
+    }
+    if (n == 0) {
+      lens[0] = length; // a device that said nothing: data
+      states[0] = 0;
+      n = 1;
+    }
+    ByteBuffer h = ByteBuffer.allocate(Nbd.STRUCTURED_HEADER_SIZE + 4 + 8 * n);
+    h.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE);
+    h.putShort((short) Nbd.REPLY_TYPE_BLOCK_STATUS).putLong(cookie).putInt(4 + 8 * n);
+    h.putInt(BASE_ALLOCATION_ID);
+    for (int i = 0; i < n; i++) {
+      h.putInt((int) lens[i]).putInt(states[i]); // lengths sum to at most length, a u32
+    }
+    outbox.add(h.flip(), null);
+    queued();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Replies
 
@@ -892,6 +1094,11 @@ final class NbdServerConnection implements Runnable {
   private void reply(
       long cookie, int type, long offset, int error, String message, ByteBuffer data) {
     queueReply(cookie, type, offset, error, message, data);
+    queued();
+  }
+
+  /** After a reply is queued: writes it now, batches it, or has the writer send it. */
+  private void queued() {
     if (Thread.currentThread() != thread) {
       // Completed on someone else's thread (a device worker, a timer): never block it on this
       // socket, which a client that stops reading would do. The connection's writer drains.

@@ -267,10 +267,16 @@ class NbdServerBadInputTest {
       assertThat(r.error()).isEqualTo(Nbd.EINVAL);
       assertThat(r.type()).isEqualTo(Nbd.REPLY_TYPE_ERROR);
       assertThat(r.message()).contains("beyond the end");
-      // a write announcing a payload over 32 MiB: proto.md allows a hard disconnect
-      c.request(0, Nbd.CMD_WRITE, 2, 0, 64 << 20, null);
-      c.assertClosedByServer();
+      // a write with a payload over 32 MiB: EINVAL, the payload is read and dropped
+      c.request(0, Nbd.CMD_WRITE, 2, 0, (32 << 20) + 4096, new byte[(32 << 20) + 4096]);
+      r = c.chunk();
+      assertThat(r.error()).isEqualTo(Nbd.EINVAL);
+      assertThat(r.cookie()).isEqualTo(2);
+      assertThat(r.message()).contains("longer than the maximum payload");
+      c.request(0, Nbd.CMD_READ, 3, 0, 4096, null); // still in step
+      assertThat(c.chunk().type()).isEqualTo(Nbd.REPLY_TYPE_OFFSET_DATA);
     }
+    assertThat(content(disk)).isEqualTo(new byte[SIZE]);
     assertStillServing();
   }
 

@@ -174,7 +174,7 @@ final class RawNbdClient implements AutoCloseable {
       p.get(data);
       return new Reply(0, cookie, type, data, null);
     }
-    return new Reply(0, cookie, type, new byte[0], null);
+    return new Reply(0, cookie, type, payload, null); // the whole payload (block status)
   }
 
   /** Asserts the server closed the connection (reads hit the end of the stream). */

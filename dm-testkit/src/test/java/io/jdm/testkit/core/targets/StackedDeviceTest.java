@@ -71,7 +71,9 @@ class StackedDeviceTest extends BaseBlockDeviceTestCase {
 
   @Override
   protected DeviceCapabilities capabilities() {
-    return DeviceCapabilities.disk().withDiscard(DeviceCapabilities.Discard.UNSUPPORTED);
+    // files punch holes where JNA and the file system can
+    return DeviceCapabilities.disk()
+        .withDiscard(io.jdm.testkit.core.FileBlockDevicePunchTest.fileDiscard());
   }
 
   @Override
