@@ -182,6 +182,7 @@ public final class Luks {
     Objects.requireNonNull(passphrase, "passphrase");
     Header h = read(device);
     checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
+    checkInUse(h, keyslot);
     Unlocked u =
         h.luks1 != null
             ? h.luks1.unlock(device, passphrase, keyslot, limit)
@@ -191,6 +192,16 @@ public final class Luks {
     } catch (LuksException e) {
       HeaderIo.wipe(u.key());
       throw e;
+    }
+  }
+
+  /** cryptsetup's {@code -ENOENT} when the keyslot named is free. */
+  private static void checkInUse(Header h, int keyslot) throws LuksException {
+    if (keyslot >= 0
+        && (h.luks1 != null
+            ? !h.luks1.slots[keyslot].active
+            : !h.luks2.keyslots.containsKey(keyslot))) {
+      throw new LuksException("No usable keyslot is available.");
     }
   }
 
@@ -501,9 +512,10 @@ public final class Luks {
 
   /**
    * Replaces the passphrase of the keyslot {@code passphrase} opens by {@code newPassphrase}
-   * ({@code luksChangeKey}), keeping the keyslot number and key derivation. LUKS2 writes the new
-   * material to a free area first when there is one, then switches the metadata and wipes the old
-   * area; LUKS1 (and LUKS2 without free space) rewrites the keyslot in place.
+   * ({@code luksChangeKey}), keeping its key derivation, as cryptsetup does: LUKS2 keeps the
+   * keyslot number, writing the new material to a free area first when there is one, then switching
+   * the metadata and wiping the old area (in place without free space); LUKS1 writes the new
+   * keyslot into the first free one, then wipes the old (in place when none is free).
    *
    * @return the keyslot changed
    */
@@ -532,14 +544,27 @@ public final class Luks {
     KdfLimit limit = KdfLimit.none();
     Header h = read(device);
     checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
+    checkInUse(h, keyslot);
     SecureRandom random = new SecureRandom();
     if (h.luks1 != null) {
       Luks1 l = h.luks1;
       Unlocked u = l.unlock(device, passphrase, keyslot, limit);
       try {
-        l.setKeyslot(
-            device, u.keyslot(), u.key(), newPassphrase, kdfLike(l, u, pbkdf), random, limit);
-        return u.keyslot();
+        // crypt_keyslot_change_by_passphrase: LUKS1 moves to the first free keyslot when none is
+        // named, then destroys the old one; in place only when named or when none is free
+        int target = keyslot >= 0 ? u.keyslot() : l.freeSlot();
+        if (target < 0) {
+          target = u.keyslot();
+        }
+        Pbkdf kdf = kdfLike(l, u, pbkdf);
+        if (target == u.keyslot()) {
+          l.setKeyslot(device, target, u.key(), newPassphrase, kdf, random, limit);
+        } else {
+          l.writeKeyslot(
+              device, target, l.makeKeyslot(target, u.key(), newPassphrase, kdf, random, limit));
+          l.removeKeyslot(device, u.keyslot(), random);
+        }
+        return target;
       } finally {
         HeaderIo.wipe(u.key());
       }
