@@ -120,7 +120,8 @@ final class CryptCommands {
       app.err.println("Not enough memory.");
       exit = 3;
     } catch (IOException e) {
-      app.err.println(e.getMessage() == null ? e.toString() : e.getMessage());
+      // not cryptsetup's: jdmsetup's own words (a daemon it will not talk to, an I/O error)
+      app.err.println("jdmsetup: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
       exit = EXIT_PARAMS;
     }
     return finish(c, exit);
