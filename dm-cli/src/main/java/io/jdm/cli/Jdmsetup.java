@@ -1,11 +1,6 @@
 package io.jdm.cli;
 
 import io.jdm.core.Errno;
-import io.jdm.core.FileBlockDevice;
-import io.jdm.crypto.luks.Luks;
-import io.jdm.crypto.luks.LuksFormatOptions;
-import io.jdm.crypto.luks.Pbkdf;
-import io.jdm.crypto.luks.PbkdfBenchmark;
 import io.jdm.nbd.NbdBlockDevice;
 import java.io.IOException;
 import java.io.InputStream;
@@ -104,6 +99,33 @@ public final class Jdmsetup {
     Jdmsetup app = new Jdmsetup(env, stdin, out, err);
     CommandLine cl = new CommandLine(app);
     cl.addSubcommand(new VerityCommands(app));
+    cl.addSubcommand(new CryptCommands(app));
+    // cryptsetup's verbs at the top level too, but for status, which is dmsetup's there
+    CryptCommands crypt = new CryptCommands(app);
+    CommandLine donor = new CommandLine(crypt);
+    java.util.Set<CommandLine> topCrypt =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (CommandLine sub : donor.getSubcommands().values()) {
+      if (!topCrypt.contains(sub) && !sub.getCommandName().equals("status")) {
+        topCrypt.add(sub);
+        cl.addSubcommand(sub.getCommandName(), sub);
+      }
+    }
+    // picocli calls a method command on its parent's object, now the root: call these on crypt
+    cl.setExecutionStrategy(
+        parsed -> {
+          List<CommandLine> chain = parsed.asCommandLineList();
+          CommandLine last = chain.get(chain.size() - 1);
+          if (!topCrypt.contains(last)) {
+            return new CommandLine.RunLast().execute(parsed);
+          }
+          Integer help = CommandLine.executeHelpRequest(parsed);
+          if (help != null) {
+            return help;
+          }
+          return invoke(crypt, last);
+        });
+    HelpFamilies.install(cl);
     cl.setOut(out);
     cl.setErr(err);
     cl.setCaseInsensitiveEnumValuesAllowed(true);
@@ -130,6 +152,39 @@ public final class Jdmsetup {
           return 1;
         });
     return cl;
+  }
+
+  /**
+   * Calls the method command {@code c} on {@code target} with its parsed values, as picocli's own
+   * {@code commandMethodParamValues} lays them out: a mixin parameter takes the mixin's object and
+   * its options' places, any other parameter the next option or positional.
+   */
+  private static int invoke(Object target, CommandLine c) {
+    CommandLine.Model.CommandSpec spec = c.getCommandSpec();
+    java.lang.reflect.Method m = (java.lang.reflect.Method) spec.userObject();
+    java.lang.reflect.Parameter[] ps = m.getParameters();
+    Object[] values = new Object[ps.length];
+    List<CommandLine.Model.ArgSpec> args = spec.args();
+    int next = 0;
+    for (int i = 0; i < ps.length; i++) {
+      CommandLine.Mixin mixin = ps[i].getAnnotation(CommandLine.Mixin.class);
+      if (mixin != null) {
+        CommandLine.Model.CommandSpec ms =
+            spec.mixins().get(mixin.name().isEmpty() ? ps[i].getName() : mixin.name());
+        values[i] = ms.userObject();
+        next += ms.args().size();
+      } else {
+        values[i] = args.get(next++).getValue();
+      }
+    }
+    try {
+      return (Integer) m.invoke(target, values);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      Throwable t = e.getCause();
+      throw new CommandLine.ExecutionException(c, String.valueOf(t.getMessage()), t);
+    } catch (IllegalAccessException e) {
+      throw new CommandLine.ExecutionException(c, e.toString(), e);
+    }
   }
 
   RuntimeDir runtimeDir() {
@@ -877,212 +932,6 @@ public final class Jdmsetup {
       sel.to(b);
     }
     return call(b.build(), label(name, null, sel));
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // LUKS, as cryptsetup's luksFormat / open --type luks / close
-
-  @Command(
-      name = "luksFormat",
-      description = {
-        "Formats DEVICE (a file or block device) as a LUKS container, as cryptsetup luksFormat.",
-        "Runs here, not in the daemon. The passphrase is --key-file's whole content, else the"
-            + " first line of stdin."
-      })
-  int luksFormat(
-      @Option(
-              names = {"-q", "--batch-mode"},
-              description = "Confirm that DEVICE is overwritten (required).")
-          boolean batch,
-      @Option(names = "--type", defaultValue = "luks2", description = "luks1 or luks2.")
-          String type,
-      @Option(
-              names = {"-c", "--cipher"},
-              defaultValue = "aes-xts-plain64")
-          String cipher,
-      @Option(
-              names = {"-s", "--key-size"},
-              defaultValue = "512",
-              description = "Volume key size in bits.")
-          int keySize,
-      @Option(names = "--hash", defaultValue = "sha256") String hash,
-      @Option(names = "--pbkdf", description = "argon2id, argon2i or pbkdf2.") String pbkdf,
-      @Option(
-              names = {"-i", "--pbkdf-force-iterations"},
-              description = "PBKDF2 iterations, or the Argon2 time cost.")
-          Long iterations,
-      @Option(names = "--pbkdf-memory", description = "Argon2 memory in KiB.") Long memoryKiB,
-      @Option(names = "--pbkdf-parallel", description = "Argon2 threads.") Integer parallel,
-      @Option(
-              names = "--iter-time",
-              paramLabel = "MS",
-              description =
-                  "Benchmark the PBKDF here and choose costs taking MS milliseconds, as"
-                      + " cryptsetup does (--pbkdf-memory is then the memory bound). Without it"
-                      + " and without explicit costs, jdm's fixed defaults.")
-          Long iterTime,
-      @Option(names = "--sector-size", defaultValue = "512") int sectorSize,
-      @Option(names = "--uuid") String uuid,
-      @Option(names = "--label") String label,
-      @Option(
-              names = {"-d", "--key-file"},
-              paramLabel = "FILE")
-          String keyFile,
-      @Parameters(paramLabel = "DEVICE") Path device)
-      throws IOException {
-    if (!batch) {
-      err.println(
-          "jdmsetup: luksFormat overwrites "
-              + device
-              + " irrevocably; give --batch-mode (-q) to confirm.");
-      return 1;
-    }
-    int version;
-    if (type.equals("luks2")) {
-      version = 2;
-    } else if (type.equals("luks1")) {
-      version = 1;
-    } else {
-      err.println("jdmsetup: unknown --type " + type + " (luks1 or luks2)");
-      return 1;
-    }
-    LuksFormatOptions.Builder b =
-        LuksFormatOptions.builder()
-            .version(version)
-            .cipher(cipher)
-            .keySizeBits(keySize)
-            .hash(hash)
-            .sectorSize(sectorSize);
-    if (iterTime != null && iterations == null) {
-      String kind = pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf;
-      PbkdfBenchmark.Runner runner = PbkdfBenchmark.system();
-      if (kind.equals("pbkdf2")) {
-        b.pbkdf(PbkdfBenchmark.pbkdf2(hash, iterTime, runner));
-      } else if (kind.equals("argon2id") || kind.equals("argon2i")) {
-        int lanes =
-            parallel != null
-                ? parallel
-                : Math.min(Pbkdf.ARGON2_MAX_PARALLEL, Runtime.getRuntime().availableProcessors());
-        long max = memoryKiB != null ? memoryKiB : PbkdfBenchmark.DEFAULT_MAX_MEMORY_KIB;
-        b.pbkdf(PbkdfBenchmark.argon2(kind.equals("argon2id"), iterTime, max, lanes, runner));
-      } else {
-        throw new IllegalArgumentException(
-            "unknown --pbkdf " + kind + " (argon2id, argon2i or pbkdf2)");
-      }
-    } else if (pbkdf != null || iterations != null || memoryKiB != null || parallel != null) {
-      b.pbkdf(
-          pbkdf(
-              pbkdf == null ? (version == 1 ? "pbkdf2" : "argon2id") : pbkdf,
-              hash,
-              iterations,
-              memoryKiB,
-              parallel));
-    }
-    if (uuid != null) {
-      b.uuid(uuid);
-    }
-    if (label != null) {
-      b.label(label);
-    }
-    LuksFormatOptions options = b.build();
-    byte[] pass = passphrase(keyFile);
-    try (FileBlockDevice dev = FileBlockDevice.open(device)) {
-      Luks.format(dev, pass, options).close();
-    } finally {
-      Arrays.fill(pass, (byte) 0);
-    }
-    return 0;
-  }
-
-  private static Pbkdf pbkdf(
-      String kind, String hash, Long iterations, Long memoryKiB, Integer parallel) {
-    switch (kind) {
-      case "pbkdf2":
-        return Pbkdf.pbkdf2(hash, iterations == null ? 1_000_000 : iterations);
-      case "argon2id":
-      case "argon2i":
-        long t = iterations == null ? Pbkdf.ARGON2_MIN_TIME : iterations;
-        long m = memoryKiB == null ? 256 * 1024 : memoryKiB;
-        int p = parallel == null ? 4 : parallel;
-        return kind.equals("argon2id") ? Pbkdf.argon2id(t, m, p) : Pbkdf.argon2i(t, m, p);
-      default:
-        throw new IllegalArgumentException(
-            "unknown --pbkdf " + kind + " (argon2id, argon2i or pbkdf2)");
-    }
-  }
-
-  @Command(
-      name = "luksOpen",
-      aliases = "open",
-      description = {
-        "Unlocks the LUKS container on DEVICE and creates NAME over it, as cryptsetup open.",
-        "The passphrase is --key-file's whole content (any bytes), else the first line of stdin;"
-            + " it travels to the daemon, in hex, over the control socket."
-      })
-  int luksOpen(
-      @Option(names = "--type", defaultValue = "luks", description = "luks (the only one).")
-          String type,
-      @Option(
-              names = {"-d", "--key-file"},
-              paramLabel = "FILE")
-          String keyFile,
-      @Parameters(index = "0", paramLabel = "DEVICE") String device,
-      @Parameters(index = "1", paramLabel = "NAME") String name)
-      throws IOException {
-    if (!type.startsWith("luks")) {
-      err.println("jdmsetup: open --type " + type + " is not supported (only luks)");
-      return 1;
-    }
-    // the daemon resolves paths from its own folder: send an absolute one
-    String path =
-        device.startsWith("/") || !Files.exists(Path.of(device))
-            ? device
-            : Path.of(device).toAbsolutePath().toString();
-    byte[] pass = passphrase(keyFile);
-    Protocol.Request r;
-    try {
-      r =
-          Protocol.Request.of("luks_open")
-              .arg("name", name)
-              .arg("device", path)
-              .arg("passphrase", java.util.HexFormat.of().formatHex(pass))
-              .build();
-    } finally {
-      Arrays.fill(pass, (byte) 0);
-    }
-    Protocol.Response resp = send(r);
-    if (resp == null) {
-      return 1;
-    }
-    if (resp.ok()) {
-      return 0;
-    }
-    if (resp.errno().equals(Errno.EPERM.name())) {
-      err.println(resp.message()); // "No key available with this passphrase."
-      return 2; // cryptsetup's exit code for a wrong passphrase
-    }
-    failure("luks_open", name, resp);
-    return 1;
-  }
-
-  @Command(
-      name = "luksClose",
-      aliases = "close",
-      description = "Removes a device made by luksOpen, as cryptsetup close.")
-  int luksClose(@Parameters(paramLabel = "NAME") String name) throws IOException {
-    return call(Protocol.Request.of("remove").arg("name", name).build(), name);
-  }
-
-  /** The passphrase: the key file's whole content ({@code -}: stdin's), else stdin's first line. */
-  private byte[] passphrase(String keyFile) throws IOException {
-    if (keyFile != null) {
-      return keyFile.equals("-") ? stdin.readAllBytes() : Files.readAllBytes(Path.of(keyFile));
-    }
-    java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
-    for (int c = stdin.read(); c != -1 && c != '\n'; c = stdin.read()) {
-      line.write(c);
-    }
-    return line.toByteArray();
   }
 
   @Command(

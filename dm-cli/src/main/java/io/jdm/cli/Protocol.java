@@ -92,9 +92,24 @@ final class Protocol {
       return new Request(words[0], args);
     }
 
+    /**
+     * The request line for logs: a {@code passphrase} shown as {@code <hidden>} and crypt keys in a
+     * {@code table} as zeros ({@code dmsetup table}'s way), so that no key material reaches {@code
+     * daemon.log}.
+     */
     @Override
     public String toString() {
-      return encode();
+      StringBuilder sb = new StringBuilder(verb);
+      for (Map.Entry<String, String> e : args) {
+        String v = e.getValue();
+        if (e.getKey().equals("passphrase")) {
+          v = "<hidden>";
+        } else if (e.getKey().equals("table")) {
+          v = Keys.hide(v);
+        }
+        sb.append(' ').append(e.getKey()).append('=').append(escape(v));
+      }
+      return sb.toString();
     }
 
     /** Builds a request. */

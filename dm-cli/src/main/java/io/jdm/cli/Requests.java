@@ -11,6 +11,7 @@ import io.jdm.core.TableException;
 import io.jdm.core.TableSpec;
 import io.jdm.crypto.luks.Luks;
 import io.jdm.crypto.luks.LuksPassphraseException;
+import io.jdm.crypto.luks.PlainMode;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,6 +44,7 @@ final class Requests {
   private static final Set<String> VERBS =
       Set.of(
           "luks_open",
+          "crypt_status",
           "version",
           "targets",
           "create",
@@ -108,6 +110,8 @@ final class Requests {
         return "remove";
       case "luks_open":
         return "create";
+      case "crypt_status":
+        return "status";
       default:
         return verb;
     }
@@ -118,6 +122,8 @@ final class Requests {
       case "luks_open":
         luksOpen(r);
         return "";
+      case "crypt_status":
+        return CryptStatus.of(dm, required(r, "name"));
       case "version":
         return "Driver version:    " + DRIVER_VERSION + "\n";
       case "targets":
@@ -182,10 +188,57 @@ final class Requests {
   private void luksOpen(Protocol.Request r) throws IOException {
     byte[] pass = java.util.HexFormat.of().parseHex(required(r, "passphrase"));
     try {
-      Luks.activate(dm, name(r), required(r, "device"), pass);
+      String device = required(r, "device");
+      String type = r.get("type") == null ? "luks" : r.get("type");
+      try {
+        if (type.equals("plain")) {
+          PlainMode.Options d = PlainMode.Options.defaults();
+          PlainMode.activate(
+              dm,
+              name(r),
+              device,
+              pass,
+              new PlainMode.Options(
+                  r.get("cipher") == null ? d.cipher() : r.get("cipher"),
+                  r.get("key_size") == null ? d.keyBits() : Integer.parseInt(r.get("key_size")),
+                  r.get("hash") == null ? d.hash() : r.get("hash"),
+                  number(r, "offset"),
+                  number(r, "skip"),
+                  number(r, "size"),
+                  r.get("sector_size") == null ? 512 : Integer.parseInt(r.get("sector_size")),
+                  r.flag("readonly"),
+                  r.flag("allow_discards")));
+          return;
+        }
+        int version =
+            switch (type) {
+              case "luks" -> 0;
+              case "luks1" -> 1;
+              case "luks2" -> 2;
+              default -> throw new IllegalArgumentException("unknown type " + type);
+            };
+        Luks.activate(
+            dm,
+            name(r),
+            device,
+            pass,
+            new Luks.ActivateOptions(
+                version,
+                r.get("key_slot") == null ? -1 : Integer.parseInt(r.get("key_slot")),
+                r.flag("readonly"),
+                r.flag("allow_discards"),
+                null));
+      } catch (java.nio.file.NoSuchFileException e) {
+        throw new DmException(Errno.ENOENT, "device " + device + " does not exist");
+      }
     } finally {
       Arrays.fill(pass, (byte) 0);
     }
+  }
+
+  private static long number(Protocol.Request r, String key) {
+    String v = r.get(key);
+    return v == null ? 0 : Long.parseLong(v);
   }
 
   private static String name(Protocol.Request r) {

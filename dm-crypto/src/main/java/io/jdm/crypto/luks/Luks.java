@@ -182,6 +182,7 @@ public final class Luks {
     Objects.requireNonNull(passphrase, "passphrase");
     Header h = read(device);
     checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
+    checkInUse(h, keyslot);
     Unlocked u =
         h.luks1 != null
             ? h.luks1.unlock(device, passphrase, keyslot, limit)
@@ -191,6 +192,16 @@ public final class Luks {
     } catch (LuksException e) {
       HeaderIo.wipe(u.key());
       throw e;
+    }
+  }
+
+  /** cryptsetup's {@code -ENOENT} when the keyslot named is free. */
+  private static void checkInUse(Header h, int keyslot) throws LuksException {
+    if (keyslot >= 0
+        && (h.luks1 != null
+            ? !h.luks1.slots[keyslot].active
+            : !h.luks2.keyslots.containsKey(keyslot))) {
+      throw new LuksException("No usable keyslot is available.");
     }
   }
 
@@ -210,7 +221,7 @@ public final class Luks {
    */
   public static MappedDevice activate(
       DeviceMapper dm, String name, String devicePath, byte[] passphrase) throws IOException {
-    return activate(dm, name, devicePath, passphrase, null);
+    return activate(dm, name, devicePath, passphrase, (Duration) null);
   }
 
   /**
@@ -240,6 +251,75 @@ public final class Luks {
     }
     try (FileBlockDevice f = FileBlockDevice.builder(Path.of(devicePath)).readOnly(true).open()) {
       return activate(dm, name, f, devicePath, passphrase, limit);
+    }
+  }
+
+  /**
+   * What {@code cryptsetup open --type luks} takes besides the passphrase.
+   *
+   * @param version 1 or 2 to accept only that LUKS version ({@code --type luks1}, {@code luks2}), 0
+   *     for either
+   * @param keyslot the only keyslot to try ({@code --key-slot}), -1 for any
+   * @param readOnly map read-only ({@code --readonly})
+   * @param allowDiscards pass discards down ({@code --allow-discards})
+   * @param kdfTimeLimit the longest key derivation may take; {@code null} for no limit
+   */
+  public record ActivateOptions(
+      int version, int keyslot, boolean readOnly, boolean allowDiscards, Duration kdfTimeLimit) {
+    /** Checks the version. */
+    public ActivateOptions {
+      if (version < 0 || version > 2) {
+        throw new IllegalArgumentException("LUKS version " + version + " (expected: 0, 1 or 2)");
+      }
+    }
+
+    /** Any version, any keyslot, read-write, no discards, no time limit. */
+    public static ActivateOptions defaults() {
+      return new ActivateOptions(0, -1, false, false, null);
+    }
+  }
+
+  /**
+   * {@link #activate(DeviceMapper, String, String, byte[], Duration)} with {@code cryptsetup
+   * open}'s options.
+   *
+   * @throws LuksException {@code Device PATH is not a valid LUKS device.} if the container is not
+   *     of the version asked for
+   */
+  public static MappedDevice activate(
+      DeviceMapper dm, String name, String devicePath, byte[] passphrase, ActivateOptions o)
+      throws IOException {
+    KdfLimit limit = KdfLimit.start(o.kdfTimeLimit());
+    Objects.requireNonNull(dm, "dm");
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(devicePath, "devicePath");
+    String mapped =
+        devicePath.startsWith("/dev/mapper/")
+            ? devicePath.substring("/dev/mapper/".length())
+            : devicePath;
+    Optional<MappedDevice> m = dm.find(mapped);
+    if (m.isPresent()) {
+      return activate(dm, name, m.get(), devicePath, passphrase, o, limit);
+    }
+    try (FileBlockDevice f = FileBlockDevice.builder(Path.of(devicePath)).readOnly(true).open()) {
+      return activate(dm, name, f, devicePath, passphrase, o, limit);
+    }
+  }
+
+  private static MappedDevice activate(
+      DeviceMapper dm,
+      String name,
+      BlockDevice device,
+      String devicePath,
+      byte[] passphrase,
+      ActivateOptions o,
+      KdfLimit limit)
+      throws IOException {
+    if (o.version() != 0 && version(device) != o.version()) {
+      throw new LuksException("Device " + devicePath + " is not a valid LUKS device.");
+    }
+    try (LuksVolume v = open(device, passphrase, o.keyslot(), limit)) {
+      return v.activate(dm, name, devicePath, o.readOnly(), o.allowDiscards());
     }
   }
 
@@ -310,15 +390,49 @@ public final class Luks {
    */
   public static int addKeyslot(
       BlockDevice device, byte[] passphrase, byte[] newPassphrase, Pbkdf pbkdf) throws IOException {
+    return addKeyslot(device, passphrase, -1, newPassphrase, -1, pbkdf);
+  }
+
+  /**
+   * Adds keyslot {@code newKeyslot} ({@code -1}: the lowest free one) for {@code newPassphrase},
+   * opened with {@code passphrase} in keyslot {@code keyslot} ({@code -1}: any), as {@code
+   * cryptsetup luksAddKey --key-slot K --new-key-slot N}.
+   *
+   * @throws LuksException with cryptsetup's texts: {@code Key slot N is full, please select another
+   *     one.}, {@code Key slot N is invalid, please select between 0 and M.}, {@code All key slots
+   *     full.}, {@code No space for new keyslot.}
+   */
+  public static int addKeyslot(
+      BlockDevice device,
+      byte[] passphrase,
+      int keyslot,
+      byte[] newPassphrase,
+      int newKeyslot,
+      Pbkdf pbkdf)
+      throws IOException {
     Objects.requireNonNull(newPassphrase, "newPassphrase");
     KdfLimit limit = KdfLimit.none();
     Header h = read(device);
+    int max = h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX;
+    checkSlot(keyslot, max);
+    if (newKeyslot >= max || newKeyslot < -1) {
+      throw new LuksException(
+          "Key slot " + newKeyslot + " is invalid, please select between 0 and " + (max - 1) + ".");
+    }
+    boolean taken =
+        newKeyslot >= 0
+            && (h.luks1 != null
+                ? h.luks1.slots[newKeyslot].active || h.luks1.slots[newKeyslot].invalidState != 0
+                : h.luks2.keyslots.containsKey(newKeyslot));
+    if (taken) {
+      throw new LuksException("Key slot " + newKeyslot + " is full, please select another one.");
+    }
     SecureRandom random = new SecureRandom();
     if (h.luks1 != null) {
       Luks1 l = h.luks1;
-      Unlocked u = l.unlock(device, passphrase, -1, limit);
+      Unlocked u = l.unlock(device, passphrase, keyslot, limit);
       try {
-        int slot = l.freeSlot();
+        int slot = newKeyslot >= 0 ? newKeyslot : l.freeSlot();
         if (slot < 0) {
           throw new LuksException("All key slots full.");
         }
@@ -329,12 +443,15 @@ public final class Luks {
       }
     }
     Luks2 l = h.luks2;
-    Unlocked u = l.unlock(device, passphrase, -1, limit);
+    Unlocked u = l.unlock(device, passphrase, keyslot, limit);
     try {
       Luks2.Keyslot old = l.keyslots.get(u.keyslot());
-      int id = l.freeKeyslotId();
+      int id = newKeyslot >= 0 ? newKeyslot : l.freeKeyslotId();
+      if (id < 0) {
+        throw new LuksException("All key slots full.");
+      }
       long area = l.findArea(Luks2.areaSize(u.key().length), -1);
-      if (id < 0 || area < 0) {
+      if (area < 0) {
         throw new LuksException("No space for new keyslot.");
       }
       var k = keyslotLike(area, u, newPassphrase, pbkdf, old, 1, random, limit);
@@ -395,9 +512,10 @@ public final class Luks {
 
   /**
    * Replaces the passphrase of the keyslot {@code passphrase} opens by {@code newPassphrase}
-   * ({@code luksChangeKey}), keeping the keyslot number and key derivation. LUKS2 writes the new
-   * material to a free area first when there is one, then switches the metadata and wipes the old
-   * area; LUKS1 (and LUKS2 without free space) rewrites the keyslot in place.
+   * ({@code luksChangeKey}), keeping its key derivation, as cryptsetup does: LUKS2 keeps the
+   * keyslot number, writing the new material to a free area first when there is one, then switching
+   * the metadata and wiping the old area (in place without free space); LUKS1 writes the new
+   * keyslot into the first free one, then wipes the old (in place when none is free).
    *
    * @return the keyslot changed
    */
@@ -412,23 +530,47 @@ public final class Luks {
    */
   public static int changePassphrase(
       BlockDevice device, byte[] passphrase, byte[] newPassphrase, Pbkdf pbkdf) throws IOException {
+    return changePassphrase(device, passphrase, -1, newPassphrase, pbkdf);
+  }
+
+  /**
+   * {@link #changePassphrase(BlockDevice, byte[], byte[], Pbkdf)} of keyslot {@code keyslot} only
+   * ({@code cryptsetup luksChangeKey --key-slot}), or of any if it is {@code -1}.
+   */
+  public static int changePassphrase(
+      BlockDevice device, byte[] passphrase, int keyslot, byte[] newPassphrase, Pbkdf pbkdf)
+      throws IOException {
     Objects.requireNonNull(newPassphrase, "newPassphrase");
     KdfLimit limit = KdfLimit.none();
     Header h = read(device);
+    checkSlot(keyslot, h.luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX);
+    checkInUse(h, keyslot);
     SecureRandom random = new SecureRandom();
     if (h.luks1 != null) {
       Luks1 l = h.luks1;
-      Unlocked u = l.unlock(device, passphrase, -1, limit);
+      Unlocked u = l.unlock(device, passphrase, keyslot, limit);
       try {
-        l.setKeyslot(
-            device, u.keyslot(), u.key(), newPassphrase, kdfLike(l, u, pbkdf), random, limit);
-        return u.keyslot();
+        // crypt_keyslot_change_by_passphrase: LUKS1 moves to the first free keyslot when none is
+        // named, then destroys the old one; in place only when named or when none is free
+        int target = keyslot >= 0 ? u.keyslot() : l.freeSlot();
+        if (target < 0) {
+          target = u.keyslot();
+        }
+        Pbkdf kdf = kdfLike(l, u, pbkdf);
+        if (target == u.keyslot()) {
+          l.setKeyslot(device, target, u.key(), newPassphrase, kdf, random, limit);
+        } else {
+          l.writeKeyslot(
+              device, target, l.makeKeyslot(target, u.key(), newPassphrase, kdf, random, limit));
+          l.removeKeyslot(device, u.keyslot(), random);
+        }
+        return target;
       } finally {
         HeaderIo.wipe(u.key());
       }
     }
     Luks2 l = h.luks2;
-    Unlocked u = l.unlock(device, passphrase, -1, limit);
+    Unlocked u = l.unlock(device, passphrase, keyslot, limit);
     try {
       Luks2.Keyslot old = l.keyslots.get(u.keyslot());
       long size = Luks2.areaSize(u.key().length);
@@ -451,6 +593,288 @@ public final class Luks {
       return old.id();
     } finally {
       HeaderIo.wipe(u.key());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Header maintenance: luksUUID, keyslot states, luksHeaderBackup / luksHeaderRestore
+
+  /** A keyslot's state, as cryptsetup's {@code crypt_keyslot_status}. */
+  public enum KeyslotState {
+    /** Not a keyslot number of this header (cryptsetup's {@code CRYPT_SLOT_INVALID}). */
+    INVALID,
+    /** Free. */
+    INACTIVE,
+    /** In use, and not the last one bound to the data. */
+    ACTIVE,
+    /** The last keyslot that opens the data: removing it loses the data. */
+    ACTIVE_LAST,
+    /** LUKS2: in use but bound to no data segment. */
+    UNBOUND
+  }
+
+  /** The state of keyslot {@code keyslot} of the container on {@code device}. */
+  public static KeyslotState keyslotState(BlockDevice device, int keyslot) throws IOException {
+    Header h = read(device);
+    if (h.luks1 != null) {
+      if (keyslot < 0 || keyslot >= Luks1.SLOTS) {
+        return KeyslotState.INVALID;
+      }
+      Luks1.Slot s = h.luks1.slots[keyslot];
+      if (s.invalidState != 0) {
+        return KeyslotState.INVALID;
+      }
+      if (!s.active) {
+        return KeyslotState.INACTIVE;
+      }
+      int active = 0;
+      for (Luks1.Slot o : h.luks1.slots) {
+        active += o.active ? 1 : 0;
+      }
+      return active == 1 ? KeyslotState.ACTIVE_LAST : KeyslotState.ACTIVE;
+    }
+    Luks2 l = h.luks2;
+    if (keyslot < 0 || keyslot >= Luks2.KEYSLOTS_MAX) {
+      return KeyslotState.INVALID;
+    }
+    if (!l.keyslots.containsKey(keyslot)) {
+      return KeyslotState.INACTIVE;
+    }
+    if (!bound(l, keyslot)) {
+      return KeyslotState.UNBOUND;
+    }
+    int bound = 0;
+    for (int k : l.keyslots.keySet()) {
+      bound += bound(l, k) ? 1 : 0;
+    }
+    return bound == 1 ? KeyslotState.ACTIVE_LAST : KeyslotState.ACTIVE;
+  }
+
+  private static boolean bound(Luks2 l, int keyslot) {
+    Luks2.Digest d = l.digestOf(keyslot);
+    return d != null && !d.segments().isEmpty();
+  }
+
+  /**
+   * The key derivation of keyslot {@code keyslot} (LUKS1: PBKDF2 with the header's hash), or {@code
+   * null} if the keyslot is not in use or its KDF is unknown to jdm.
+   */
+  public static Pbkdf keyslotPbkdf(BlockDevice device, int keyslot) throws IOException {
+    Header h = read(device);
+    if (h.luks1 != null) {
+      if (keyslot < 0 || keyslot >= Luks1.SLOTS || !h.luks1.slots[keyslot].active) {
+        return null;
+      }
+      return Pbkdf.pbkdf2(h.luks1.hashSpec, h.luks1.slots[keyslot].iterations);
+    }
+    Luks2.Keyslot k = h.luks2.keyslots.get(keyslot);
+    return k == null ? null : k.kdf();
+  }
+
+  /** How many keyslots the container's format has: 8 (LUKS1) or 32 (LUKS2). */
+  public static int keyslotMax(BlockDevice device) throws IOException {
+    return read(device).luks1 != null ? Luks1.SLOTS : Luks2.KEYSLOTS_MAX;
+  }
+
+  /** The container's UUID ({@code cryptsetup luksUUID}). */
+  public static String uuid(BlockDevice device) throws IOException {
+    Header h = read(device);
+    return h.luks1 != null ? h.luks1.uuid : h.luks2.uuid;
+  }
+
+  /**
+   * Sets the container's UUID ({@code cryptsetup luksUUID --uuid}), or a new random one if {@code
+   * uuid} is {@code null}; written lower case, as cryptsetup's {@code uuid_unparse}. Nothing is
+   * written if the UUID is already {@code uuid}.
+   *
+   * @throws IllegalArgumentException {@code Wrong LUKS UUID format provided.} if {@code uuid} is
+   *     not a UUID
+   */
+  public static void setUuid(BlockDevice device, String uuid) throws IOException {
+    Header h = read(device);
+    String current = h.luks1 != null ? h.luks1.uuid : h.luks2.uuid;
+    if (uuid != null && uuid.equals(current)) {
+      return;
+    }
+    String u = uuid == null ? java.util.UUID.randomUUID().toString() : canonicalUuid(uuid);
+    if (h.luks1 != null) {
+      h.luks1.uuid = u;
+      h.luks1.write(device);
+    } else {
+      h.luks2.uuid = u;
+      h.luks2.write(device);
+    }
+  }
+
+  /** {@code uuid_parse} then {@code uuid_unparse}: 36 characters, hex digits and four dashes. */
+  private static String canonicalUuid(String uuid) {
+    if (!uuid.matches(
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")) {
+      throw new IllegalArgumentException("Wrong LUKS UUID format provided.");
+    }
+    return uuid.toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * Bytes a header backup holds: the binary headers and keyslot areas ({@code LUKS_device_sectors}
+   * for LUKS1, {@code LUKS2_hdr_and_areas_size} for LUKS2).
+   */
+  private static long headerBytes(Header h) {
+    return h.luks1 != null ? h.luks1.deviceBytes() : h.luks2.deviceBytes();
+  }
+
+  /**
+   * Writes the header and keyslot areas of the container on {@code device} to the new file {@code
+   * backup} ({@code cryptsetup luksHeaderBackup}): the same bytes, rounded up to 4 KiB with zeros,
+   * LUKS1's unused bytes between the header and its first keyslot zeroed, the file created
+   * owner-read-only (0400).
+   *
+   * @throws LuksException {@code Requested header backup file FILE already exists.}
+   */
+  public static void backupHeader(BlockDevice device, Path backup) throws IOException {
+    Header h = read(device);
+    long size = headerBytes(h);
+    long fileSize = HeaderIo.alignUp(size, 4096);
+    if (fileSize > Integer.MAX_VALUE) {
+      throw new LuksException("LUKS header and keyslots of " + size + " bytes: too large");
+    }
+    byte[] buf = new byte[(int) fileSize];
+    try {
+      byte[] hdr = HeaderIo.read(device, 0, (int) size, "LUKS header backup");
+      System.arraycopy(hdr, 0, buf, 0, hdr.length);
+      HeaderIo.wipe(hdr);
+      if (h.luks1 != null && h.luks1.slots[0].keyMaterialOffset * 512 == 4096) {
+        Arrays.fill(buf, Luks1.HEADER_SIZE, 4096, (byte) 0); // no old signatures in the backup
+      }
+      java.nio.file.attribute.FileAttribute<?> ownerRead =
+          java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+              java.nio.file.attribute.PosixFilePermissions.fromString("r--------"));
+      try {
+        java.nio.file.Files.createFile(backup, ownerRead);
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        throw new LuksException("Requested header backup file " + backup + " already exists.", e);
+      } catch (IOException e) {
+        throw new LuksException("Cannot create header backup file " + backup + ".", e);
+      }
+      try (java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(backup, java.nio.file.StandardOpenOption.WRITE)) {
+        ByteBuffer b = ByteBuffer.wrap(buf);
+        while (b.hasRemaining()) {
+          ch.write(b);
+        }
+        ch.force(true);
+      } catch (IOException e) {
+        throw new LuksException("Cannot write header backup file " + backup + ".", e);
+      }
+    } finally {
+      Arrays.fill(buf, (byte) 0);
+    }
+  }
+
+  /**
+   * Writes the header and keyslot areas in {@code backup} over {@code device} ({@code cryptsetup
+   * luksHeaderRestore}), after cryptsetup's checks: the backup holds a valid header; if the device
+   * holds one of the same version, the data offset (and LUKS1's key size, LUKS2's header and
+   * keyslots size) match. {@code confirm} is asked cryptsetup's question ({@code Device DEV already
+   * contains LUKS2 header. Replacing header will destroy existing keyslots.}, with the different
+   * UUID warning) and nothing is written if it answers {@code false}.
+   *
+   * @return whether the header was written
+   * @throws LuksException {@code Backup file does not contain valid LUKS header.}, {@code Data
+   *     offset differ on device and backup, restore failed.} and cryptsetup's other texts
+   */
+  public static boolean restoreHeader(
+      BlockDevice device,
+      String devicePath,
+      Path backup,
+      java.util.function.Predicate<String> confirm)
+      throws IOException {
+    byte[] file;
+    try {
+      file = java.nio.file.Files.readAllBytes(backup);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new LuksException("Cannot open header backup file " + backup + ".", e);
+    }
+    if (file.length < Luks1.HEADER_SIZE) {
+      throw new LuksException("Header backup file does not contain compatible LUKS header.");
+    }
+    try (io.jdm.core.MemoryBlockDevice mem =
+        io.jdm.core.MemoryBlockDevice.create("backup", (file.length + 511) / 512)) {
+      mem.write(ByteBuffer.wrap(Arrays.copyOf(file, (file.length + 511) / 512 * 512)), 0);
+      if (version(mem) == 0) {
+        throw new LuksException("Header backup file does not contain compatible LUKS header.");
+      }
+      Header b;
+      try {
+        b = parse(mem);
+      } catch (LuksException e) {
+        throw new LuksException("Backup file does not contain valid LUKS header.", e);
+      }
+      if (b.luks2 != null && !b.luks2.requirements.isEmpty()) {
+        throw new LuksException("Forbidden LUKS2 requirements detected in backup " + backup + ".");
+      }
+      long size = headerBytes(b);
+      if (size > file.length) {
+        throw new LuksException("Cannot read header backup file " + backup + ".");
+      }
+      boolean v1 = b.luks1 != null;
+      Header d = null;
+      try {
+        d = parse(device);
+      } catch (LuksException e) {
+        // no header: cryptsetup warns that replacing it may destroy data
+      }
+      if (d != null && (v1 ? d.luks1 == null : d.luks2 == null)) {
+        d = null; // a header of the other version counts as none, as in cryptsetup
+      }
+      boolean diffUuid = false;
+      if (d != null && v1) {
+        if (d.luks1.payloadOffset != b.luks1.payloadOffset
+            || d.luks1.keyBytes != b.luks1.keyBytes) {
+          throw new LuksException(
+              "Data offset or key size differs on device and backup, restore failed.");
+        }
+        diffUuid = !d.luks1.uuid.equals(b.luks1.uuid);
+      } else if (d != null) {
+        if (d.luks2.segment().offset() != b.luks2.segment().offset()) {
+          throw new LuksException("Data offset differ on device and backup, restore failed.");
+        }
+        if (d.luks2.deviceBytes() != size) {
+          throw new LuksException(
+              "Binary header with keyslot areas size differ on device and backup, restore failed.");
+        }
+        diffUuid = !d.luks2.uuid.equals(b.luks2.uuid);
+      }
+      String kind = v1 ? "LUKS" : "LUKS2";
+      String msg =
+          "Device "
+              + devicePath
+              + (d == null
+                  ? " does not contain "
+                      + kind
+                      + " header. Replacing header can destroy data on"
+                      + " that device."
+                  : " already contains "
+                      + kind
+                      + " header. Replacing header will destroy existing"
+                      + " keyslots.")
+              + (diffUuid ? "\nWARNING: real device header has different UUID than backup!" : "");
+      if (!confirm.test(msg)) {
+        return false;
+      }
+      if (device.size() < size) {
+        throw new LuksException("Device " + devicePath + " is too small.");
+      }
+      byte[] hdr = Arrays.copyOf(file, (int) size);
+      try {
+        HeaderIo.write(device, 0, hdr, "LUKS header restore");
+      } finally {
+        HeaderIo.wipe(hdr);
+      }
+      device.flush();
+      return true;
+    } finally {
+      Arrays.fill(file, (byte) 0);
     }
   }
 

@@ -114,6 +114,21 @@ public final class LuksVolume implements AutoCloseable {
 
   /** The table line that maps the data of the container on {@code devicePath}. */
   public String table(String devicePath) {
+    return table(devicePath, false);
+  }
+
+  /**
+   * The table line, with {@code allow_discards} among the options if {@code allowDiscards} ({@code
+   * cryptsetup open --allow-discards}) or the header's flags ask for it.
+   */
+  public String table(String devicePath, boolean allowDiscards) {
+    List<String> options = this.options;
+    if (allowDiscards && !options.contains("allow_discards")) {
+      List<String> l = new java.util.ArrayList<>(options.size() + 1);
+      l.add("allow_discards"); // first, in get_dm_crypt_params' order
+      l.addAll(options);
+      options = l;
+    }
     Objects.requireNonNull(devicePath, "devicePath");
     ensureOpen();
     StringBuilder sb =
@@ -149,11 +164,22 @@ public final class LuksVolume implements AutoCloseable {
    * cryptsetup's dm uuid when it fits.
    */
   public MappedDevice activate(DeviceMapper dm, String name, String devicePath) {
+    return activate(dm, name, devicePath, false, false);
+  }
+
+  /**
+   * {@link #activate(DeviceMapper, String, String)} read-only ({@code cryptsetup open --readonly})
+   * and with discards passed down ({@code --allow-discards}) if asked.
+   */
+  public MappedDevice activate(
+      DeviceMapper dm, String name, String devicePath, boolean readOnly, boolean allowDiscards) {
     String dmUuid = dmUuid(name);
-    String table = table(devicePath);
-    return dmUuid.length() <= DeviceMapper.MAX_UUID
-        ? dm.create(name, dmUuid, table)
-        : dm.create(name, table);
+    String table = table(devicePath, allowDiscards);
+    return dm.create(
+        name,
+        dmUuid.length() <= DeviceMapper.MAX_UUID ? dmUuid : null,
+        io.jdm.core.TableSpec.parse(table),
+        readOnly);
   }
 
   /** Wipes the key. Idempotent. */
