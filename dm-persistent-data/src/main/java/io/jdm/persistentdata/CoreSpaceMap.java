@@ -59,6 +59,9 @@ abstract class CoreSpaceMap implements SpaceMap {
 
   private long begin;
 
+  /** Blocks handed out by {@link #newBlock} since the last commit. */
+  long allocatedThisTransaction;
+
   private long threshold;
   private boolean thresholdSet;
   private Runnable thresholdCallback;
@@ -251,6 +254,7 @@ abstract class CoreSpaceMap implements SpaceMap {
     }
     set(b, 0, 1);
     begin = b + 1;
+    allocatedThisTransaction++;
     checkThreshold();
     return b;
   }
@@ -299,7 +303,7 @@ abstract class CoreSpaceMap implements SpaceMap {
   }
 
   private void checkThreshold() {
-    long v = nrBlocks - nrAllocated;
+    long v = nrFree();
     boolean below = thresholdSet && v <= threshold;
     boolean already = valueSet && thresholdSet && currentValue <= threshold;
     valueSet = true;
@@ -399,6 +403,7 @@ abstract class CoreSpaceMap implements SpaceMap {
   /** The committed state is now this one: blocks freed so far may be handed out again. */
   void endTransaction() {
     Arrays.fill(freed, null);
+    allocatedThisTransaction = 0;
   }
 
   @Override

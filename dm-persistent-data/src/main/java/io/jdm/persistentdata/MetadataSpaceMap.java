@@ -33,6 +33,9 @@ public final class MetadataSpaceMap extends CoreSpaceMap {
 
   private long indexBlock = -1;
 
+  /** Free blocks at the last commit. */
+  private long committedFree;
+
   private MetadataSpaceMap(TransactionManager tm) {
     super(tm, "metadata space map");
   }
@@ -48,6 +51,7 @@ public final class MetadataSpaceMap extends CoreSpaceMap {
     tm.setSpaceMap(sm);
     sm.extend(Math.min(nrBlocks, MAX_BLOCKS));
     sm.inc(superblock, superblock + 1);
+    sm.committedFree = sm.nrBlocks;
     sm.refCountRoot = sm.refTree.empty();
     return sm;
   }
@@ -82,7 +86,24 @@ public final class MetadataSpaceMap extends CoreSpaceMap {
       }
     }
     sm.loadOverflow();
+    sm.committedFree = nrBlocks - sm.nrAllocated;
     return sm;
+  }
+
+  /**
+   * As the kernel's {@code sm_metadata_get_nr_free}: the blocks free at the last commit less those
+   * handed out since (blocks freed in this transaction, or added by {@link #extend}, count from the
+   * next commit on).
+   */
+  @Override
+  public synchronized long nrFree() {
+    return Math.max(0, committedFree - allocatedThisTransaction);
+  }
+
+  @Override
+  void endTransaction() {
+    super.endTransaction();
+    committedFree = nrBlocks - nrAllocated;
   }
 
   @Override
