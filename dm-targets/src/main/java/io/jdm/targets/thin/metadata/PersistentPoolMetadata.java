@@ -84,10 +84,10 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
   private final Map<Long, Td> devices = new LinkedHashMap<>();
 
-  private PersistentPoolMetadata(BlockDevice device, long dataBlockSize) {
+  private PersistentPoolMetadata(BlockDevice device, long dataBlockSize, int cacheBlocks) {
     this.device = device;
     this.dataBlockSize = dataBlockSize;
-    this.bm = new BlockManager(device);
+    this.bm = cacheBlocks > 0 ? new BlockManager(device, cacheBlocks) : new BlockManager(device);
   }
 
   /**
@@ -104,13 +104,23 @@ public final class PersistentPoolMetadata implements PoolMetadata {
   public static PoolMetadata open(
       BlockDevice metadata, long dataBlockSectors, boolean formatIfEmpty)
       throws PoolMetadataException {
+    return open(metadata, dataBlockSectors, formatIfEmpty, 0);
+  }
+
+  /**
+   * {@link #open(BlockDevice, long, boolean)} with a block cache of {@code cacheBlocks} blocks (0:
+   * bufio's default), for tests that want dirty blocks written back in mid-transaction.
+   */
+  static PoolMetadata open(
+      BlockDevice metadata, long dataBlockSectors, boolean formatIfEmpty, int cacheBlocks)
+      throws PoolMetadataException {
     if (!OPEN.add(metadata)) {
       throw new PoolMetadataException(
           Errno.EBUSY, "pool metadata on " + metadata.name() + " is open already");
     }
     PersistentPoolMetadata pmd = null;
     try {
-      pmd = new PersistentPoolMetadata(metadata, dataBlockSectors);
+      pmd = new PersistentPoolMetadata(metadata, dataBlockSectors, cacheBlocks);
       pmd.openOrFormat(formatIfEmpty);
       pmd.beginTransaction();
       pmd.setMetadataReserve();

@@ -46,7 +46,8 @@ class ThinMetadataCrashTest {
   private CrashRecording record() throws IOException {
     try (DeviceMapper dm = DeviceMapper.builder().build();
         CrashRecorder rec = CrashRecorder.builder(dm).sectors(META_SECTORS).start()) {
-      try (PoolMetadata pmd = PersistentPoolMetadata.open(rec.device(), 128, true)) {
+      // a cache of 8 blocks: dirty blocks are written back (and logged) in mid-transaction too
+      try (PoolMetadata pmd = PersistentPoolMetadata.open(rec.device(), 128, true, 8)) {
         byTransaction.add(new TreeMap<>());
         rec.mark("commit-0");
         pmd.resizeDataDev(3000);
@@ -100,7 +101,7 @@ class ThinMetadataCrashTest {
           }
           PoolMetadata pmd;
           try {
-            pmd = PersistentPoolMetadata.open(state.device(), 128, false);
+            pmd = PersistentPoolMetadata.open(state.device(), 128, false, 64);
           } catch (PoolMetadataException e) {
             if (e.errno() == Errno.EPERM && last < 0) {
               return; // the format's superblock never reached the disk
