@@ -247,6 +247,14 @@ public final class BenchSuite {
       }
       return new String[] {"-", vs, "-"};
     }
+    if (b.equals("PersistentDataBenchmark.lookup")) {
+      Row base = find(rows, "PersistentDataBenchmark.treeMapBaseline", row.params());
+      String vs = base == null ? "-" : ratio(row.score() / base.score()) + " of TreeMap";
+      if (row.params().get("cacheBlocks").equals("16384")) {
+        return new String[] {"≥ 1M ops/s", vs, met(row.score() >= 1_000_000)};
+      }
+      return new String[] {"-", vs, "-"};
+    }
     if (b.equals("MapPathBenchmark.submit") && !row.params().get("path").equals("null")) {
       Map<String, String> p = new LinkedHashMap<>(row.params());
       p.put("path", "null");
