@@ -7,6 +7,7 @@ import io.jdm.core.Errno;
 import io.jdm.core.bufio.HeldBlock;
 import io.jdm.persistentdata.BTree;
 import io.jdm.persistentdata.BlockManager;
+import io.jdm.persistentdata.BlockTime;
 import io.jdm.persistentdata.DiskSpaceMap;
 import io.jdm.persistentdata.MetadataSpaceMap;
 import io.jdm.persistentdata.PersistentDataException;
@@ -155,35 +156,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
   // Opening and formatting
 
   private void setupTrees() {
-    ValueType dataBlocks =
-        new ValueType() {
-          @Override
-          public int size() {
-            return 8;
-          }
-
-          @Override
-          public void inc(ByteBuffer values, int offset) throws IOException {
-            long b = values.getLong(offset) >>> 24;
-            dataSm.inc(b, b + 1);
-          }
-
-          @Override
-          public void dec(ByteBuffer values, int offset) throws IOException {
-            long b = values.getLong(offset) >>> 24;
-            dataSm.dec(b, b + 1);
-          }
-
-          @Override
-          public boolean hasDec() {
-            return true;
-          }
-
-          @Override
-          public boolean equal(ByteBuffer values, int offset, byte[] value) {
-            return values.getLong(offset) >>> 24 == ValueType.le64(value) >>> 24;
-          }
-        };
+    ValueType dataBlocks = BlockTime.valueType(dataSm);
     info = new BTree(tm, 2, dataBlocks);
     blInfo = new BTree(tm, dataBlocks);
     tlInfo =
@@ -458,7 +431,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
     private Lookup unpack(byte[] v) {
       long bt = ValueType.le64(v);
-      return new Lookup(bt >>> 24, snapshottedTime > (int) (bt & 0xFFFFFF));
+      return new Lookup(BlockTime.block(bt), snapshottedTime > BlockTime.time(bt));
     }
 
     @Override
@@ -515,7 +488,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
               throw new PoolMetadataException(
                   Errno.EINVAL, "data block " + dataBlock + " (expected: 0 <= block < 2^40)");
             }
-            long bt = (dataBlock << 24) | (time & 0xFFFFFFL);
+            long bt = BlockTime.pack(dataBlock, time);
             BTree.Inserted r = info.insert(root, new long[] {id, block}, ValueType.le64(bt));
             root = r.root();
             changed = true;

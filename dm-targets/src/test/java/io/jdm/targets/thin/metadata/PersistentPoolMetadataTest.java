@@ -268,6 +268,24 @@ class PersistentPoolMetadataTest {
     }
   }
 
+  @Test
+  void aCorruptSpaceMapIndexIsAnEioNamingIt() throws IOException {
+    MemoryBlockDevice dev = metadataDevice(256);
+    try (PoolMetadata pmd = PersistentPoolMetadata.open(dev, 128, true)) {
+      pmd.commit();
+    }
+    ByteBuffer sb = ByteBuffer.allocate(4096).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    dev.read(sb, 0);
+    long index = sb.getLong(ThinSuperblock.METADATA_SM_ROOT + 16);
+    MemoryBlockDevice bad = dev.durableCopy("bad");
+    byte[] sector = new byte[512];
+    bad.read(ByteBuffer.wrap(sector), index * 4096);
+    sector[20] ^= 0x10;
+    bad.write(ByteBuffer.wrap(sector), index * 4096);
+    bad.flush();
+    assertErrno(() -> open(bad), Errno.EIO, "sm_index block " + index);
+  }
+
   private static PoolMetadata open(MemoryBlockDevice d) throws IOException {
     return PersistentPoolMetadata.open(d, 128, false);
   }
