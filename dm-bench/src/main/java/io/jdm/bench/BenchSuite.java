@@ -132,6 +132,7 @@ public final class BenchSuite {
           .measurementTime(TimeValue.milliseconds(50))
           .param("deviceBytes", Long.toString(8L << 20))
           .param("kdfMemoryKiB", "1024")
+          .param("mappings", "65536")
           .shouldFailOnError(true);
       return new Runner(o.build()).run();
     }

@@ -39,8 +39,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 @State(Scope.Thread)
 public class PersistentDataBenchmark {
-  private static final int MAPPINGS = 1 << 20;
   private static final int SAMPLES = 1 << 16;
+
+  /** Mappings in the tree (a smoke run uses fewer). */
+  @Param({"1048576"})
+  public int mappings;
 
   /** Bufio cache, in 4 KiB blocks: the whole tree, or an eighth of it. */
   @Param({"16384", "1024"})
@@ -62,7 +65,7 @@ public class PersistentDataBenchmark {
     DiskSpaceMap.create(tm, 0);
     tree = new BTree(tm, ValueType.U64);
     root = tree.empty();
-    for (long k = 0; k < MAPPINGS; k++) {
+    for (long k = 0; k < mappings; k++) {
       root = tree.insert(root, k * 7, ValueType.le64(k));
       baseline.put(k * 7, k);
     }
@@ -70,7 +73,7 @@ public class PersistentDataBenchmark {
     bm.flush();
     Random rnd = new Random(42);
     for (int i = 0; i < SAMPLES; i++) {
-      keys[i] = 7L * rnd.nextInt(MAPPINGS);
+      keys[i] = 7L * rnd.nextInt(mappings);
     }
   }
 

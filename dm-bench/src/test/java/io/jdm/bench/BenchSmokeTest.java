@@ -20,8 +20,8 @@ class BenchSmokeTest {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 2 KDF
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
-    // + 5 verity configurations
-    assertThat(results).hasSize(83);
+    // + 5 verity configurations + 4 persistent-data
+    assertThat(results).hasSize(87);
     String report = BenchSuite.report(results);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -39,7 +39,8 @@ class BenchSmokeTest {
         .contains("| SnapshotBenchmark.read | path=snapshot |")
         .contains("| SnapshotBenchmark.firstWrite | snapshots=4 |")
         .contains("| VerityBenchmark.random | path=verity |")
-        .contains("| VerityBenchmark.sequential | path=verity |");
+        .contains("| VerityBenchmark.sequential | path=verity |")
+        .contains("PersistentDataBenchmark.lookup");
     assertThat(out.resolve("jmh.json")).exists();
   }
 

@@ -342,8 +342,8 @@ public final class PersistentPoolMetadata implements PoolMetadata {
       }
       return body.run();
     } catch (IOException | RuntimeException e) {
-      if (e instanceof IllegalStateException ise && closed) {
-        throw ise;
+      if (e instanceof IllegalStateException ise) {
+        throw ise; // closed pool or device: a caller's mistake, not an I/O error
       }
       throw translate(e, what);
     } finally {
@@ -357,8 +357,8 @@ public final class PersistentPoolMetadata implements PoolMetadata {
       ensureUsable();
       return body.run();
     } catch (IOException | RuntimeException e) {
-      if (e instanceof IllegalStateException ise && closed) {
-        throw ise;
+      if (e instanceof IllegalStateException ise) {
+        throw ise; // closed pool or device: a caller's mistake, not an I/O error
       }
       throw translate(e, what);
     } finally {
@@ -701,8 +701,8 @@ public final class PersistentPoolMetadata implements PoolMetadata {
       td.openCount = 1;
       return td;
     } catch (IOException | RuntimeException e) {
-      if (e instanceof IllegalStateException ise && closed) {
-        throw ise;
+      if (e instanceof IllegalStateException ise) {
+        throw ise; // closed pool or device: a caller's mistake, not an I/O error
       }
       throw translate(e, "open thin " + devId);
     } finally {

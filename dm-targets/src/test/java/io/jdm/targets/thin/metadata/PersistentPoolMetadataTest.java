@@ -107,6 +107,28 @@ class PersistentPoolMetadataTest {
   }
 
   @Test
+  void closedDevicesAndAClosedPoolRefuseCallsWithIllegalState() throws IOException {
+    MemoryBlockDevice dev = metadataDevice(64);
+    PoolMetadata pmd = PersistentPoolMetadata.open(dev, 128, true);
+    pmd.createThin(0);
+    ThinDeviceMetadata t = pmd.openThin(0);
+    t.close();
+    assertThatThrownBy(() -> t.findBlock(0))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("thin device 0 is closed");
+    ThinDeviceMetadata again = pmd.openThin(0);
+    pmd.close();
+    assertThatThrownBy(() -> again.findBlock(5))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("is closed");
+    assertThatThrownBy(pmd::commit).isInstanceOf(IllegalStateException.class);
+    // closed, so it opens again (nothing was committed after the format)
+    try (PoolMetadata reopened = PersistentPoolMetadata.open(dev, 128, false)) {
+      assertErrno(() -> reopened.openThin(0), Errno.EINVAL, "thin 0 does not exist");
+    }
+  }
+
+  @Test
   void abortRollsBackAndSaysWhichDevicesLostChanges() throws IOException {
     try (PoolMetadata pmd = PersistentPoolMetadata.open(metadataDevice(256), 128, true)) {
       pmd.resizeDataDev(100);
