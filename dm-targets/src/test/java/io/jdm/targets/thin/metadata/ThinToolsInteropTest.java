@@ -138,6 +138,49 @@ class ThinToolsInteropTest {
   }
 
   @Test
+  void growingTheMetadataAndDataDevicesKeepsThinCheckHappy() throws Exception {
+    Path meta = dir.resolve("meta");
+    ThinMetadataWorkload w;
+    try (FileBlockDevice dev = FileBlockDevice.builder(meta).create(2L << 20).open();
+        PoolMetadata pmd = PersistentPoolMetadata.open(dev, 128, true)) {
+      assertThat(pmd.metadataBlocks()).isEqualTo(512);
+      pmd.resizeDataDev(1000);
+      w = new ThinMetadataWorkload(pmd, SEED + 3, 800);
+      for (int i = 0; i < 800; i++) {
+        w.step();
+      }
+      w.commit(1);
+      w.closeAll();
+    }
+    ExternalTools.ok("thin_check", meta.toString());
+    try (FileBlockDevice dev = FileBlockDevice.builder(meta).create(META_BYTES).open();
+        PoolMetadata pmd = PersistentPoolMetadata.open(dev, 128, false)) {
+      pmd.resizeMetadataDev(META_BYTES / 4096);
+      pmd.resizeDataDev(40000);
+      ThinMetadataWorkload more = new ThinMetadataWorkload(pmd, SEED + 4, 800);
+      more.model = ThinMetadataWorkload.copy(w.committed);
+      more.committed = ThinMetadataWorkload.copy(w.committed);
+      more.nextId = w.nextId;
+      for (int i = 0; i < 800; i++) {
+        more.step();
+      }
+      more.commit(2);
+      more.closeAll();
+      w = more;
+    }
+    String check = ExternalTools.ok("thin_check", meta.toString());
+    assertThat(check).contains("TRANSACTION_ID=2");
+    String xml = ExternalTools.ok("thin_dump", meta.toString());
+    assertThat(xml).contains("nr_data_blocks=\"40000\"");
+    assertThat(parseDump(xml)).isEqualTo(w.committed);
+    try (FileBlockDevice dev = FileBlockDevice.open(meta);
+        PoolMetadata pmd = PersistentPoolMetadata.open(dev, 128, false)) {
+      assertThat(pmd.metadataBlocks()).isEqualTo(META_BYTES / 4096);
+      assertThat(pmd.dataBlocks()).isEqualTo(40000);
+    }
+  }
+
+  @Test
   void metadataMadeByThinRestoreOpensWithTheSameMappings() throws Exception {
     java.util.Random rnd = new java.util.Random(SEED + 2);
     Map<Long, TreeMap<Long, Long>> model = new TreeMap<>();
