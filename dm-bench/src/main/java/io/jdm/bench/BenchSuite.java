@@ -195,6 +195,7 @@ public final class BenchSuite {
           .measurementTime(TimeValue.milliseconds(50))
           .param("deviceBytes", Long.toString(8L << 20))
           .param("kdfMemoryKiB", "1024")
+          .param("mappings", "65536")
           .shouldFailOnError(true);
       return new Runner(o.build()).run();
     }
@@ -333,6 +334,14 @@ public final class BenchSuite {
       String vs = base == null ? "-" : ratio(base.score() / row.score()) + " of binarySearch rate";
       if (row.params().get("entries").equals("65536")) {
         return new String[] {"≤ 15 ns, 0 B", vs, met(row.score() <= 15 && zero(row))};
+      }
+      return new String[] {"-", vs, "-"};
+    }
+    if (b.equals("PersistentDataBenchmark.lookup")) {
+      Row base = find(rows, "PersistentDataBenchmark.treeMapBaseline", row.params());
+      String vs = base == null ? "-" : ratio(row.score() / base.score()) + " of TreeMap";
+      if (row.params().get("cacheBlocks").equals("16384")) {
+        return new String[] {"≥ 1M ops/s", vs, met(row.score() >= 1_000_000)};
       }
       return new String[] {"-", vs, "-"};
     }

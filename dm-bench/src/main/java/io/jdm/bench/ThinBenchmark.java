@@ -6,9 +6,6 @@ import io.jdm.core.BlockDevice;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.MemoryBlockDevice;
 import io.jdm.core.NullBlockDevice;
-import io.jdm.core.TargetRegistry;
-import io.jdm.targets.thin.ThinPoolTargetType;
-import io.jdm.targets.thin.ThinTestMetadata;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Thin provisioning over a {@link NullBlockDevice} data device (what is measured is jdm's own
- * cost), with the pool metadata of the reference model until the persistent one is merged:
+ * cost), with the persistent pool metadata (the kernel's format) on a memory device:
  *
  * <ul>
  *   <li>{@code read}: a 4 KiB read of a provisioned, unshared block through {@code thin}, or
@@ -49,10 +46,7 @@ public class ThinBenchmark {
   private static final long WRITE_SECTORS = 1L << 24;
 
   static DeviceMapper mapper() {
-    TargetRegistry r = TargetRegistry.loadDefault();
-    r.unregister("thin-pool");
-    r.register(new ThinPoolTargetType(ThinTestMetadata.inMemory()));
-    return DeviceMapper.builder().registry(r).build();
+    return DeviceMapper.create(); // thin-pool with the persistent metadata, as users get it
   }
 
   /** Reads of provisioned blocks. */

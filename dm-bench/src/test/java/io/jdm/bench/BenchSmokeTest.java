@@ -21,7 +21,8 @@ class BenchSmokeTest {
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 4 KDF (warm, cold)
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
     // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 4 thin
-    assertThat(results).hasSize(95);
+    // + 4 persistent-data
+    assertThat(results).hasSize(99);
     String report = BenchSuite.report(results, true);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
@@ -44,6 +45,7 @@ class BenchSmokeTest {
         .contains("| VerityBenchmark.random | path=verity |")
         .contains("| VerityBenchmark.sequential | path=verity |")
         .contains("| ThinBenchmark.read | path=thin |")
+        .contains("PersistentDataBenchmark.lookup")
         .contains("| ThinBenchmark.firstWrite | zeroing=zero |")
         .contains("measures nothing")
         .doesNotContain("goal met")

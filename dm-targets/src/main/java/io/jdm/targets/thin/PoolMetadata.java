@@ -18,7 +18,10 @@ import java.io.IOException;
  */
 public interface PoolMetadata extends AutoCloseable {
 
-  /** {@code dm_pool_create_thin}: a new, empty thin device; {@code EEXIST} when the id is used. */
+  /**
+   * {@code dm_pool_create_thin}: a new, empty thin device; {@code EEXIST} when the id is used,
+   * {@code EINVAL} when it does not fit 24 bits.
+   */
   void createThin(long devId) throws IOException;
 
   /**
@@ -28,7 +31,10 @@ public interface PoolMetadata extends AutoCloseable {
    */
   void createSnap(long devId, long originId) throws IOException;
 
-  /** {@code dm_pool_delete_thin_device}: drops the device and its mappings' references. */
+  /**
+   * {@code dm_pool_delete_thin_device}: drops the device and its mappings' references; {@code
+   * EBUSY} while it is open, {@code EINVAL} when it does not exist (the kernel's {@code ENODATA}).
+   */
   void deleteThin(long devId) throws IOException;
 
   /** {@code dm_pool_commit_metadata}: makes every change durable (runs the pre-commit hook). */
@@ -52,7 +58,10 @@ public interface PoolMetadata extends AutoCloseable {
   /** {@code dm_pool_get_metadata_snap}: the held root's block, or {@code 0} when none. */
   long metadataSnap();
 
-  /** {@code dm_pool_open_thin_device}: {@code EBUSY} when open already. */
+  /**
+   * {@code dm_pool_open_thin_device}: {@code EBUSY} when open already, {@code EINVAL} when the
+   * device does not exist (the kernel's {@code ENODATA}).
+   */
   ThinDeviceMetadata openThin(long devId) throws IOException;
 
   /** {@code dm_pool_alloc_data_block}: a free data block, or {@code ENOSPC}. */
@@ -64,7 +73,11 @@ public interface PoolMetadata extends AutoCloseable {
   /** {@code dm_pool_get_free_block_count}. */
   long freeDataBlocks() throws IOException;
 
-  /** {@code dm_pool_get_free_metadata_block_count}. */
+  /**
+   * {@code dm_pool_get_free_metadata_block_count}: the blocks free at the last commit less those
+   * allocated since, less the kernel's reserve of {@code min(4096, metadataBlocks / 10)}, at least
+   * zero.
+   */
   long freeMetadataBlocks() throws IOException;
 
   /** {@code dm_pool_get_data_dev_size}, in data blocks. */
@@ -73,7 +86,13 @@ public interface PoolMetadata extends AutoCloseable {
   /** {@code dm_pool_get_metadata_dev_size}, in 4 KiB metadata blocks. */
   long metadataBlocks() throws IOException;
 
-  /** {@code dm_pool_block_is_shared}: the data block's reference count is above one. */
+  /**
+   * {@code dm_pool_block_is_shared}: the data block's reference count is above one. As in the
+   * kernel, counts follow the B-tree leaves that hold the block, not the devices that map it: a
+   * snapshot shares its origin's tree, and a block both map keeps count one until a leaf holding it
+   * is first copied. Copy-on-write decisions use {@link ThinDeviceMetadata.Lookup#shared()}; this
+   * serves discard passdown after {@link #incDataRange}, as {@code dm-thin.c} uses it.
+   */
   boolean blockIsShared(long dataBlock) throws IOException;
 
   /** {@code dm_pool_inc_data_range}: raises the reference counts of {@code [begin, end)}. */
@@ -82,18 +101,30 @@ public interface PoolMetadata extends AutoCloseable {
   /** {@code dm_pool_dec_data_range}: drops the reference counts of {@code [begin, end)}. */
   void decDataRange(long begin, long end) throws IOException;
 
-  /** {@code dm_pool_resize_data_dev}: {@code ENOSPC} when allocated blocks would be lost. */
+  /**
+   * {@code dm_pool_resize_data_dev}: grows the data space map; {@code EINVAL} for a smaller size
+   * (the kernel's space maps cannot shrink: "cannot reduce size of space map").
+   */
   void resizeDataDev(long newBlocks) throws IOException;
 
-  /** {@code dm_pool_resize_metadata_dev}. */
+  /**
+   * {@code dm_pool_resize_metadata_dev}: grows the metadata space map; {@code EINVAL} for a smaller
+   * size or one beyond the device (or the 255 bitmaps of the metadata space map's index).
+   */
   void resizeMetadataDev(long newBlocks) throws IOException;
 
-  /** {@code dm_pool_metadata_read_only} / {@code _read_write}: writes refused with EROFS. */
+  /**
+   * {@code dm_pool_metadata_read_only} / {@code _read_write}: every change, commit included, is
+   * refused with EROFS; lookups go on.
+   */
   void setReadOnly(boolean readOnly);
 
   /**
-   * {@code dm_pool_register_metadata_threshold}: {@code callback} runs once when the free metadata
-   * blocks fall below {@code threshold}.
+   * {@code dm_pool_register_metadata_threshold}: {@code callback} runs when an allocation leaves
+   * {@code threshold} or fewer free metadata blocks (the space map's count, without the reserve
+   * {@link #freeMetadataBlocks} subtracts), once until the count rises above it again (a commit
+   * frees the blocks its shadows replaced). It runs on the allocating thread, under the metadata's
+   * lock: it must not call back into this object.
    */
   void registerMetadataThreshold(long threshold, Runnable callback);
 
@@ -111,7 +142,10 @@ public interface PoolMetadata extends AutoCloseable {
   /** {@code dm_pool_register_pre_commit_callback}. */
   void registerPreCommit(PreCommit hook);
 
-  /** {@code dm_pool_metadata_close}: does not commit; open thin devices refuse further calls. */
+  /**
+   * {@code dm_pool_metadata_close}: does not commit; open thin devices refuse further calls (with
+   * {@link IllegalStateException}), as does this object.
+   */
   @Override
   void close() throws IOException;
 }
