@@ -220,6 +220,9 @@ class MultipathFailoverTest {
     a.hold(true);
     BioTracker.Completion w = write(md, 0, 5); // round-robin: path a, where it waits
     assertThat(a.heldCount()).isEqualTo(1);
+    // only w stays held: a probe below that round-robin sends to a must complete, or the
+    // suspend would wait for it for ever (seen when the suspender thread started late)
+    a.hold(false);
     Thread suspender = new Thread(() -> md.suspend(SuspendMode.FLUSH));
     suspender.start();
     // new I/O is held once the suspend has started: a NOWAIT probe then answers AGAIN
@@ -236,7 +239,6 @@ class MultipathFailoverTest {
       Thread.yield();
     }
     a.failWith(BlockStatus.TRANSPORT);
-    a.hold(false);
     a.releaseHeld();
     assertThat(w.await()).as("retried on b, not failed by the suspend").isEqualTo(BlockStatus.OK);
     suspender.join(TimeUnit.MINUTES.toMillis(1));
