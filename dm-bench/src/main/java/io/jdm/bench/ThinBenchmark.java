@@ -99,11 +99,14 @@ public class ThinBenchmark {
 
   private static final BioCallback NOTHING = b -> {};
 
-  /** First writes that provision. */
+  /** First writes that provision, each made durable (FUA: a metadata commit) or not. */
   @State(Scope.Thread)
   public static class WriteState {
     @Param({"zero", "skip_block_zeroing"})
     public String zeroing;
+
+    @Param({"none", "fua"})
+    public String durability;
 
     DeviceMapper dm;
     BlockDevice thin;
@@ -132,6 +135,54 @@ public class ThinBenchmark {
   public long firstWrite(WriteState s) throws IOException {
     long sector = s.next;
     s.next = (s.next + BS) & (WRITE_SECTORS - 1);
+    if (s.durability.equals("fua")) {
+      s.thin.write(s.buffer.clear(), sector << Bio.SECTOR_SHIFT, Bio.FUA);
+    } else {
+      s.thin.write(s.buffer.clear(), sector << Bio.SECTOR_SHIFT);
+    }
+    return sector;
+  }
+
+  /**
+   * Writes that break sharing: every block of thin 0 provisioned, then snapshotted as thin 1, so
+   * each 4 KiB write to a new block of thin 0 copies the 64 KiB block (kcopyd), remaps it and drops
+   * a reference. Enough blocks for an iteration; a fresh pool per iteration.
+   */
+  @State(Scope.Thread)
+  public static class BreakState {
+    private static final long SECTORS = 1L << 22; // 32768 blocks of 64 KiB
+
+    DeviceMapper dm;
+    BlockDevice thin;
+    final ByteBuffer buffer = ByteBuffer.allocateDirect(4096);
+    long next;
+
+    @Setup(Level.Iteration)
+    public void setUp() throws IOException {
+      dm = mapper();
+      dm.registerDevice("meta", MemoryBlockDevice.create("meta", 1 << 18));
+      dm.registerDevice("data", NullBlockDevice.create("data", SECTORS * 2));
+      dm.create(
+          "pool", "0 " + SECTORS * 2 + " thin-pool meta data " + BS + " 0 1 skip_block_zeroing");
+      dm.message("pool", 0, "create_thin", "0");
+      thin = dm.create("thin", "0 " + SECTORS + " thin pool 0");
+      for (long sector = 0; sector < SECTORS; sector += BS) {
+        thin.write(buffer.clear(), sector << Bio.SECTOR_SHIFT);
+      }
+      dm.message("pool", 0, "create_snap", "1", "0");
+      next = 0;
+    }
+
+    @TearDown(Level.Iteration)
+    public void tearDown() {
+      dm.close();
+    }
+  }
+
+  @Benchmark
+  public long breakSharing(BreakState s) throws IOException {
+    long sector = s.next;
+    s.next = (s.next + BS) & (BreakState.SECTORS - 1);
     s.thin.write(s.buffer.clear(), sector << Bio.SECTOR_SHIFT);
     return sector;
   }

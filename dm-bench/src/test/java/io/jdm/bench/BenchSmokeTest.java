@@ -20,9 +20,9 @@ class BenchSmokeTest {
     Collection<RunResult> results = BenchSuite.run("io\\.jdm\\.bench\\..*Benchmark.*", true, out);
     // 16 lookup + 6 map-path + 24 throughput + 2 suspend/resume + 10 crypt + 4 KDF (warm, cold)
     // + 8 mirror write (one and two writers) + 4 mirror read + 1 mirror resync + 5 snapshot
-    // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 4 thin
+    // + 5 verity configurations + 6 multipath (one or two paths, three selectors) + 7 thin
     // + 4 persistent-data
-    assertThat(results).hasSize(99);
+    assertThat(results).hasSize(102);
     String report = BenchSuite.report(results, true);
     assertThat(report)
         .contains("| MapPathBenchmark.submit | op=READ, path=linear |")
