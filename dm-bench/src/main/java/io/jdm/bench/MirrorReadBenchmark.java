@@ -1,6 +1,5 @@
 package io.jdm.bench;
 
-import io.jdm.core.Bio;
 import io.jdm.core.BlockDevice;
 import io.jdm.core.DeviceMapper;
 import io.jdm.core.MemoryBlockDevice;
@@ -9,9 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -104,25 +101,7 @@ public class MirrorReadBenchmark {
   /** 32 reads in flight, then wait for all. */
   @Benchmark
   public int read() throws InterruptedException {
-    CountDownLatch done = new CountDownLatch(DEPTH);
-    AtomicInteger errors = new AtomicInteger();
-    for (int i = 0; i < DEPTH; i++) {
-      Bio bio =
-          Bio.read(
-              sectors[next++ & (sectors.length - 1)],
-              buffers[i].clear(),
-              b -> {
-                if (b.status().isError()) {
-                  errors.incrementAndGet();
-                }
-                done.countDown();
-              });
-      dev.submit(bio);
-    }
-    done.await();
-    if (errors.get() != 0) {
-      throw new IllegalStateException(errors.get() + " reads failed");
-    }
-    return errors.get();
+    next = QueueDepthReads.readAll(dev, sectors, next, buffers);
+    return next;
   }
 }
