@@ -351,6 +351,25 @@ public final class PersistentPoolMetadata implements PoolMetadata {
     }
   }
 
+  /** One value read under the read lock (the single-field getters). */
+  private long readLocked(java.util.function.LongSupplier value) {
+    lock.readLock().lock();
+    try {
+      return value.getAsLong();
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private boolean readLocked(java.util.function.BooleanSupplier value) {
+    lock.readLock().lock();
+    try {
+      return value.getAsBoolean();
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
   private <T> T read(String what, Body<T> body) throws PoolMetadataException {
     lock.readLock().lock();
     try {
@@ -535,22 +554,12 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
     @Override
     public boolean changedThisTransaction() {
-      lock.readLock().lock();
-      try {
-        return changed;
-      } finally {
-        lock.readLock().unlock();
-      }
+      return readLocked(() -> changed);
     }
 
     @Override
     public boolean abortedChanges() {
-      lock.readLock().lock();
-      try {
-        return abortedWithChanges;
-      } finally {
-        lock.readLock().unlock();
-      }
+      return readLocked(() -> abortedWithChanges);
     }
 
     @Override
@@ -810,12 +819,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
   @Override
   public long transactionId() {
-    lock.readLock().lock();
-    try {
-      return transId;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return readLocked(() -> transId);
   }
 
   @Override
@@ -873,12 +877,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
   @Override
   public long metadataSnap() {
-    lock.readLock().lock();
-    try {
-      return heldRoot;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return readLocked(() -> heldRoot);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1046,12 +1045,7 @@ public final class PersistentPoolMetadata implements PoolMetadata {
 
   @Override
   public boolean needsCheck() {
-    lock.readLock().lock();
-    try {
-      return (flags & NEEDS_CHECK_FLAG) != 0;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return readLocked(() -> (flags & NEEDS_CHECK_FLAG) != 0);
   }
 
   @Override
