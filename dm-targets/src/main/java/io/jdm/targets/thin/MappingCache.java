@@ -11,8 +11,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Only the pool's worker (and the pool's message handler, under the pool's lock) writes entries;
  * an entry is set once the mapping is in the metadata and unshared, and cleared before anything
- * unmaps, replaces or shares the block ({@link IoQuiescer} explains the ordering). Pages of 1024
- * entries are made on first use.
+ * unmaps, replaces or shares the block ({@link io.jdm.core.prison.InFlightEpochs} explains the
+ * ordering). Pages of 1024 entries are made on first use.
  */
 final class MappingCache {
   private static final int PAGE_SHIFT = 10;

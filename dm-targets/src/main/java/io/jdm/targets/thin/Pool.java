@@ -11,6 +11,7 @@ import io.jdm.core.Workqueue;
 import io.jdm.core.io.DmIo.Region;
 import io.jdm.core.io.Kcopyd;
 import io.jdm.core.prison.BioPrison;
+import io.jdm.core.prison.InFlightEpochs;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -66,7 +67,7 @@ final class Pool {
   final int blockShift; // -1 when the block size is not a power of two
   final PoolMetadata pmd;
   final BioPrison prison = BioPrison.create();
-  final IoQuiescer inFlight = new IoQuiescer();
+  final InFlightEpochs inFlight = new InFlightEpochs();
   final CopyOnWriteArrayList<ThinTarget> activeThins = new CopyOnWriteArrayList<>();
   private final Clock clock;
   private final Workqueue worker;

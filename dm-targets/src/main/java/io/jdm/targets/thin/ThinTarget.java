@@ -26,9 +26,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>The map path remaps a plain read or write of a block known to be provisioned and unshared (the
  * {@link MappingCache}) straight to the data device: no lock, no allocation, one counter increment
- * that {@link IoQuiescer} pairs with the completion. Everything else goes to the pool's worker, as
- * the kernel's {@code thin_bio_map} defers it: flushes, FUA, discards, unprovisioned or shared
- * blocks, and everything while the pool is suspended or this device suspends with noflush.
+ * that {@link io.jdm.core.prison.InFlightEpochs} pairs with the completion. Everything else goes to
+ * the pool's worker, as the kernel's {@code thin_bio_map} defers it: flushes, FUA, discards,
+ * unprovisioned or shared blocks, and everything while the pool is suspended or this device
+ * suspends with noflush.
  */
 final class ThinTarget implements EndIoTarget {
   final TargetContext ctx;

@@ -1,23 +1,28 @@
-package io.jdm.targets.thin;
+package io.jdm.core.prison;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Waits for data I/O in flight without a lock on the I/O path: the pool's {@code all_io_ds}
- * deferred set ({@code drivers/md/dm-thin.c}) as two epoch counters. A bio remapped to a data block
- * {@link #enter}s the current epoch and {@link #exit}s it on completion; {@link #afterInFlight}
- * flips the epoch and runs its work once every bio of the old one has ended.
+ * Waits for I/O in flight without a lock on the I/O path: a {@link DeferredSet} reduced to two
+ * epochs, for map paths that must take no lock (the thin pool's {@code all_io_ds} of {@code
+ * drivers/md/dm-thin.c}). A bio {@link #enter}s the current epoch in {@code map} and {@link #exit}s
+ * it on completion; {@link #afterInFlight} flips the epoch and runs its work once every bio of the
+ * old one has ended. {@link DeferredSet} keeps many entries and takes its monitor on every call;
+ * this one costs the I/O path two atomic adds.
  *
- * <p>Used with the thins' {@link MappingCache}: whoever unmaps a block first invalidates its cache
- * entry and then waits here, while the map path enters first and reads the cache after, so either
- * the map path sees the entry gone or the waiter sees the bio counted (every step is a volatile
- * access, so they are totally ordered). Thread-safe.
+ * <p>The pattern it serves: whoever invalidates what the map path reads (a cached mapping) first
+ * invalidates it and then waits here, while the map path enters first and reads after, so either
+ * the map path sees the change or the waiter sees the bio counted (every step is a volatile access,
+ * so they are totally ordered). Thread-safe.
  */
-final class IoQuiescer {
+public final class InFlightEpochs {
   /** Two counters, 64 bytes apart so the two epochs do not share a cache line. */
   private static final int STRIDE = 8;
+
+  /** An empty set. */
+  public InFlightEpochs() {}
 
   private final AtomicLongArray counts = new AtomicLongArray(2 * STRIDE);
   private volatile int epoch;
@@ -28,7 +33,7 @@ final class IoQuiescer {
   private List<Runnable> next = new ArrayList<>(); // guarded by lock: after the current drain
 
   /** Counts a bio in the current epoch; returns the epoch to give back to {@link #exit}. */
-  int enter() {
+  public int enter() {
     while (true) {
       int e = epoch;
       counts.incrementAndGet(e * STRIDE);
@@ -40,14 +45,14 @@ final class IoQuiescer {
   }
 
   /** Ends a bio counted by {@link #enter}. */
-  void exit(int e) {
+  public void exit(int e) {
     if (counts.decrementAndGet(e * STRIDE) == 0 && e != epoch) {
       drained(e);
     }
   }
 
   /** Runs {@code work} (on whatever thread ends the last bio, or this one) after all I/O now. */
-  void afterInFlight(Runnable work) {
+  public void afterInFlight(Runnable work) {
     int old;
     synchronized (lock) {
       if (draining) {
