@@ -202,6 +202,13 @@ class KernelFilesystemTest {
       writeSynced(mnt.resolve("synced"), new byte[64 * 1024]);
       lw.message(0, "mark", "after-fsync");
     }
+    // nbdfuse has gone, but the server ends its side of the connection (and lets go of the
+    // device) on its own thread: wait for that, as `dmsetup remove --retry` would (bounded)
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+    while (lw.openCount() != 0) {
+      assertThat(System.nanoTime()).as("the NBD connection let go of lw").isLessThan(deadline);
+      Thread.yield();
+    }
     dm.remove("lw");
     WriteLog wl = WriteLog.read(log);
     List<WriteLog.Entry> entries = wl.entries();
